@@ -1,0 +1,80 @@
+"""The Telegram channel of one process: bot, dispatcher and sender, wired from settings.
+
+channel = TelegramChannel(settings, service)   # no module-level Bot or Dispatcher
+await channel.process(update)                  # from polling or from the webhook
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+
+from bot.i18n import Catalogs
+from bot.service import ConversationService
+from bot.settings import Settings
+from bot.telegram.delivery import TelegramSender
+from bot.telegram.handlers import ChatLocks, build_router
+from bot.telegram.render import CallbackCodec
+from flows.events import Msg
+from flows.i18n import N_
+
+log = logging.getLogger(__name__)
+
+COMMANDS = (
+    ("start", N_("Start, or go on where you left off")),
+    ("help", N_("Help")),
+    ("language", N_("Change language")),
+    ("pause", N_("Pause and go on later")),
+    ("mydata", N_("See everything we saved")),
+    ("delete", N_("Delete my answers")),
+)
+
+
+def build_bot(settings: Settings) -> Bot:
+    if not settings.telegram_token:
+        raise ValueError("HJULET_TELEGRAM_TOKEN is not set (the token BotFather gave you)")
+    server = (
+        TelegramAPIServer.from_base(settings.telegram_api_base) if settings.telegram_api_base else PRODUCTION
+    )
+    return Bot(settings.telegram_token, session=AiohttpSession(api=server))
+
+
+class TelegramChannel:
+    def __init__(self, settings: Settings, service: ConversationService, bot: Bot | None = None) -> None:
+        self.settings, self.service = settings, service
+        self.bot = bot or build_bot(settings)
+        self.codec = CallbackCodec(service.engine.flows)
+        lease = timedelta(seconds=settings.outbox_lease_seconds)
+        self.sender = TelegramSender(self.bot, service.sessions, self.codec, lease=lease)
+        self.dispatcher = Dispatcher()
+        self.dispatcher.update.outer_middleware(ChatLocks())
+        self.dispatcher.include_router(build_router(service, self.sender, self.codec, settings.language_list))
+
+    async def process(self, update: Update) -> None:
+        """Handle one update; raises if it could not be stored (so it is fetched or delivered again)."""
+        await self.dispatcher.feed_update(self.bot, update)
+
+    async def register_commands(self, catalogs: Catalogs) -> None:
+        """The command menu, in each language (Telegram picks it by the user's app language)."""
+        scope = BotCommandScopeAllPrivateChats()
+        languages = [None, *self.settings.language_list]
+        for lang in languages:
+            shown = lang or self.settings.default_language
+            commands = [
+                BotCommand(command=c, description=catalogs.render(Msg(d), shown)) for c, d in COMMANDS
+            ]
+            try:
+                await self.bot.set_my_commands(commands, scope=scope, language_code=lang)
+            except TelegramAPIError as exc:
+                log.warning(
+                    "could not register the commands for %s: %s", lang or "default", type(exc).__name__
+                )
+
+    async def close(self) -> None:
+        await self.bot.session.close()
