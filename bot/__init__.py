@@ -1,0 +1,1 @@
+"""Channels (console, Telegram, web chat) and the conversation service they share."""
