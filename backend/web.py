@@ -1,0 +1,213 @@
+"""The staff web UI: sign in, the queues, a concern and what to do with it. Short handlers: parse,
+call the casework service, render. Every page needs a signed-in member of staff; every form its
+CSRF token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from backend.auth import COOKIE, LoginRefused, csrf_ok
+from backend.casework import PAGE, DeskError, NotFound
+from backend.desk_app import STAFF_LANGUAGES, DeskApp, staff_language
+from storage.desk import OUTCOMES, Staff, StaffSession
+
+router = APIRouter(include_in_schema=False)
+LOGIN_COOKIE = "hjulet_login"
+
+
+class SignInNeeded(Exception):
+    def __init__(self, next_path: str, expired: bool = False) -> None:
+        self.next_path, self.expired = next_path, expired
+
+
+class BadForm(Exception):
+    """A form without the right CSRF token."""
+
+
+def desk(request: Request) -> DeskApp:
+    return request.app.state.desk  # type: ignore[no-any-return]
+
+
+@dataclass
+class SignedIn:
+    staff: Staff
+    live: StaffSession
+    cookie: str
+
+
+async def signed_in(request: Request) -> SignedIn:
+    cookie = request.cookies.get(COOKIE)
+    found = await desk(request).auth.resolve(cookie)
+    if found is None or cookie is None:
+        raise SignInNeeded(request.url.path, expired=cookie is not None)
+    return SignedIn(found[1], found[0], cookie)
+
+
+async def posted(request: Request, who: Annotated[SignedIn, Depends(signed_in)]) -> SignedIn:
+    form = await request.form()
+    if not csrf_ok(who.live.csrf_token, str(form.get("csrf", ""))):
+        raise BadForm
+    return who
+
+
+Staffer = Annotated[SignedIn, Depends(signed_in)]
+Poster = Annotated[SignedIn, Depends(posted)]
+
+
+def go(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# ---- signing in ---------------------------------------------------------
+
+
+@router.get("/login")
+async def login_page(
+    request: Request, next: str = "/", expired: bool = False, failed: bool = False
+) -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    lang = staff_language(request)
+    response = desk(request).page(
+        request, "login.html", lang, next=_safe(next), expired=expired, failed=failed, login_csrf=token
+    )
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=desk(request).secure_cookies
+    )
+    return response
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=500)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    app = desk(request)
+    if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), csrf):
+        return go("/login")
+    ip = request.client.host if request.client else "?"
+    try:
+        session_id, _staff = await app.auth.login(email, password, ip)
+    except LoginRefused as refused:
+        lang = staff_language(request)
+        status = 429 if refused.throttled else 401
+        return app.page(request, "login.html", lang, status, next=_safe(next), failed=True, login_csrf=csrf)
+    response = go(_safe(next))
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        httponly=True,
+        samesite="strict",
+        secure=app.secure_cookies,
+        max_age=app.settings.session_idle_minutes * 60 * 16,  # the server ends it after idle time
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, who: Poster) -> Response:
+    await desk(request).auth.logout(who.cookie, who.staff)
+    response = go("/login")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.post("/language")
+async def choose_language(
+    request: Request, who: Poster, lang: Annotated[str, Form()], back: Annotated[str, Form()] = "/"
+) -> Response:
+    if lang in STAFF_LANGUAGES:
+        await desk(request).casework.set_language(who.staff, lang)
+    return go(_safe(back))
+
+
+def _safe(path: str) -> str:
+    """Only paths on this site (no open redirect)."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+# ---- queues and concerns ------------------------------------------------
+
+
+@router.get("/")
+async def home(who: Staffer) -> Response:
+    if who.staff.role == "admin":
+        return go("/admin")
+    return go("/queue/mine" if who.staff.role == "named_person" else "/queue/unit")
+
+
+@router.get("/queue/{which}")
+async def queue(request: Request, which: str, who: Staffer, closed: bool = False, page: int = 0) -> Response:
+    if which not in ("mine", "unit"):
+        return go("/queue/mine")
+    statuses = ("closed",) if closed else ("new", "acknowledged", "in_progress")
+    page = max(0, min(page, 10_000))
+    items, total = await desk(request).casework.queue_page(who.staff, which, statuses, page)
+    return desk(request).page(
+        request, "queue.html", who.staff.language, staff=who.staff, csrf=who.live.csrf_token,
+        which=which, items=items, closed=closed, total=total, page_number=page, per_page=PAGE,
+    )  # fmt: skip
+
+
+MAX_ID = 2**31 - 1  # the largest id both databases hold
+
+
+def an_id(number: int) -> int:
+    """An id from a URL or a form: out of range is simply not found (never a database error)."""
+    if not 1 <= number <= MAX_ID:
+        raise NotFound("no such thing")
+    return number
+
+
+@router.get("/concerns/{concern_id}")
+async def concern_page(
+    request: Request, concern_id: int, who: Staffer, done: str = "", error: str = ""
+) -> Response:
+    page = await desk(request).views.concern_page(who.staff, an_id(concern_id))
+    return desk(request).page(
+        request, "concern.html", who.staff.language, staff=who.staff, csrf=who.live.csrf_token,
+        page=page, outcomes=OUTCOMES, done=done, error=error,
+    )  # fmt: skip
+
+
+@router.post("/concerns/{concern_id}/{action}")
+async def concern_action(request: Request, concern_id: int, action: str, who: Poster) -> Response:
+    concern_id = an_id(concern_id)
+    form = await request.form()
+    work = desk(request).casework
+    staff = who.staff
+    try:
+        if action == "acknowledge":
+            await work.acknowledge(staff, concern_id)
+        elif action == "start":
+            await work.start_work(staff, concern_id)
+        elif action == "assign":
+            target = str(form.get("target", ""))
+            kind, _, number = target.partition(":")
+            staff_id = an_id(int(number)) if kind == "staff" and number.isdecimal() else None
+            unit_id = an_id(int(number)) if kind == "unit" and number.isdecimal() else None
+            await work.assign(staff, concern_id, staff_id, unit_id)
+        elif action == "note":
+            await work.note(staff, concern_id, str(form.get("text", "")))
+        elif action == "message":
+            delivered = await work.message_family(staff, concern_id, str(form.get("text", "")))
+            action = "message" if delivered else "message_waiting"
+        elif action == "close":
+            await work.close(staff, concern_id, str(form.get("outcome", "")))
+        else:
+            return go(f"/concerns/{concern_id}")
+    except DeskError as error:
+        if error.status == 404:
+            raise
+        return go(f"/concerns/{concern_id}?error={quote(str(error))}")
+    return go(f"/concerns/{concern_id}?done={action}")
