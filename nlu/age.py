@@ -18,13 +18,28 @@ Unit = Literal["year", "month", "week", "day"]
 _HALF = re.compile(r"^\D*(\d+)[.,]5\b")
 _GLUED = re.compile(r"(\d)(?=[^\d\s.,])|(?<=[^\d\s.,])(\d)")
 _EASTERN_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
-# Normalised word beginnings (no diacritics: "år" -> "ar", "أشهر" -> "اشهر").
-_UNITS: tuple[tuple[Unit, tuple[str, ...]], ...] = (
-    ("month", ("man", "month", "mon", "mnd", "mth", "شهر", "اشهر", "شهور")),
-    ("week", ("week", "wk", "veck", "v", "اسبوع", "اسابيع")),
-    ("day", ("day", "dag", "يوم", "ايام")),
-    ("year", ("ar", "year", "yr", "y", "سنه", "سنوات", "سنين", "عام", "اعوام")),
-)
+# Word beginnings, in every supported language, normalised as the text is ("år" -> "ar", "أشهر" ->
+# "اشهر", "päivä" -> "paiva"). Checked in this order: month before year ("man" is not "ar").
+_UNIT_WORDS: tuple[tuple[Unit, tuple[str, ...]], ...] = (
+    ("month", (
+        "mån", "month", "mon", "mnd", "mth", "شهر", "اشهر", "شهور",  # sv en ar
+        "bil", "ماه", "مانگ", "ወርሒ", "ኣዋርሕ", "міс", "mies", "mjes", "mes", "meh", "kuuk", "kk", "ay",
+    )),  # so fa/prs ckb ti uk pl bs kmr fi tr
+    ("week", (
+        "week", "wk", "veck", "v", "اسبوع", "اسابيع",
+        "toddobaad", "هفته", "هەفتە", "ሰሙን", "тиж", "tydz", "tyg", "sedm", "tjed", "hefte", "viik", "haft",
+    )),
+    ("day", (
+        "day", "dag", "يوم", "ايام",
+        "maalin", "روز", "ڕۆژ", "መዓልቲ", "ден", "дні", "днів", "dzie", "dni", "dan", "roj", "päiv", "gün",
+    )),
+    ("year", (
+        "år", "year", "yr", "y", "سنه", "سنوات", "سنين", "عام", "اعوام",
+        "sano", "sann", "سال", "ساڵ", "ዓመት", "ዓመታት", "рік", "рок", "років", "rok", "lat", "god", "sal",
+        "vuo", "yaş", "yıl",
+    )),
+)  # fmt: skip
+_UNITS = tuple((unit, tuple(dict.fromkeys(normalize(word) for word in words))) for unit, words in _UNIT_WORDS)
 _ONE = frozenset({"a", "an", "one", "en", "ett"})
 
 

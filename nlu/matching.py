@@ -49,8 +49,14 @@ CODE_INTENTS = {
 }
 # Words that turn a meaning around; with one of them, only an exact example matches.
 _NEGATION = frozenset(
-    {"not", "no", "never", "inte", "ej", "aldrig", "inga", "ingen", "لا", "ليس", "مش", "ما"}
-)
+    normalize(word)
+    for word in (
+        "not", "no", "never", "inte", "ej", "aldrig", "inga", "ingen", "لا", "ليس", "مش", "ما",  # en sv ar
+        "maya", "aan", "نه", "نیست", "هیچ", "نا", "نییە", "نەخێر", "ኣይ", "የለን", "ኣይኮነን",  # so fa ckb ti
+        "не", "ні", "ніколи", "nie", "nigdy", "ne", "nije", "nikad", "na",  # uk pl bs kmr
+        "ei", "eivät", "älä", "değil", "yok", "hiç", "hayır",  # fi tr
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

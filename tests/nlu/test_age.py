@@ -59,3 +59,22 @@ def test_years_with_a_month_in_words_stay_years(text: str) -> None:
 @pytest.mark.parametrize("text", ["10 weeks", "10 veckor"])
 def test_weeks_are_not_read_as_years(text: str) -> None:
     assert parse_age(text) in ((0, 2), None)
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("3 سال و ۴ ماه", (3, 4)),  # fa, prs (Persian digits)
+        ("2 sano 3 bilood", (2, 3)),  # so
+        ("3 ساڵ", (3, None)),  # ckb
+        ("3 ዓመታት", (3, None)),  # ti
+        ("3 роки 4 місяці", (3, 4)),  # uk
+        ("3 lata 4 miesiące", (3, 4)),  # pl
+        ("2 godine", (2, None)),  # bs
+        ("3 sal 4 meh", (3, 4)),  # kmr
+        ("3 vuotta 2 kuukautta", (3, 2)),  # fi
+        ("3 yaşında 4 ay", (3, 4)),  # tr
+    ],
+)
+def test_ages_in_every_supported_language(text: str, age: tuple[int, int | None]) -> None:
+    assert parse_age(text) == age
