@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from backend.auth import COOKIE, LoginRefused, csrf_ok
 from backend.casework import PAGE, DeskError, NotFound
 from backend.desk_app import STAFF_LANGUAGES, DeskApp, staff_language
+from flows.glossary import TERMS
 from storage.desk import OUTCOMES, Staff, StaffSession
 
 router = APIRouter(include_in_schema=False)
@@ -144,6 +145,15 @@ async def home(who: Staffer) -> Response:
     if who.staff.role == "admin":
         return go("/admin")
     return go("/queue/mine" if who.staff.role == "named_person" else "/queue/unit")
+
+
+@router.get("/glossary")
+async def glossary(request: Request, who: Staffer) -> Response:
+    """The common language: the definitions families read, in the staff member's language."""
+    return desk(request).page(
+        request, "glossary.html", who.staff.language, staff=who.staff, csrf=who.live.csrf_token,
+        terms=list(TERMS.values()),
+    )  # fmt: skip
 
 
 @router.get("/queue/{which}")

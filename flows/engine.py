@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from flows import events as ev
 from flows.conditions import parse_condition
 from flows.events import Button, Msg, Reply
+from flows.glossary import TERMS
 from flows.i18n import N_
 from flows.schema import CHILD_FIELDS, END, ChoiceSpec, Flow, Step
 from flows.state import AnswerState, Frame, State
@@ -33,6 +34,7 @@ WELCOME_BACK = N_("Welcome back! We go on where you left off.")
 PAUSED = N_("We have paused. Your answers are saved. Write anything when you want to go on.")
 THANKS = N_("Thank you.")
 EXPLAIN = N_("Explain more")
+WHAT_DOES_IT_MEAN = N_("What does it mean?")
 SKIP = N_("Skip")
 GENERIC_EXPLAIN = N_("Choose the answer that fits best. If you are not sure, choose Don't know.")
 COMMENT_PROMPT = N_("Do you want to tell us more? Write a few words in your own language. Or choose Skip.")
@@ -174,11 +176,18 @@ class Engine:
             buttons = [Button(code, Msg(code, kind="language")) for code in self.language_order(state)]
             if len(buttons) < len(self.languages):
                 buttons.append(Button(MORE_CODE, Msg(MORE_LANGUAGES)))
-        if step.kind == "scale" or step.explain or (state.misses >= 2 and step.kind == "choice"):
-            buttons.append(Button("explain", Msg(EXPLAIN)))
-        if step.kind == "scale" or (step.kind in ("text", "age") and step.optional):
-            buttons.append(Button("skip", Msg(SKIP)))
-        return buttons
+        explain: list[Button] = []
+        if step.terms:  # explains the question and defines its glossary terms
+            explain = [Button("explain", Msg(WHAT_DOES_IT_MEAN))]
+        elif step.kind == "scale" or step.explain or (state.misses >= 2 and step.kind == "choice"):
+            explain = [Button("explain", Msg(EXPLAIN))]
+        skip = (
+            [Button("skip", Msg(SKIP))]
+            if step.kind == "scale" or (step.kind in ("text", "age") and step.optional)
+            else []
+        )
+        # where typing is the answer, Skip stays the first button
+        return [*buttons, *skip, *explain] if step.kind in ("text", "age") else [*buttons, *explain, *skip]
 
 
 class _Run:
@@ -382,10 +391,10 @@ class _Run:
     def explain(self, step: Step) -> None:
         if step.explain:
             self.say(step.explain)
-        elif step.kind == "scale" and step.indicator is not None:
-            self.say(INDICATORS[step.indicator].meaning)
-        else:
+        elif not step.terms:
             self.say(GENERIC_EXPLAIN)
+        for code in step.terms:  # the common language: the same definition everywhere (it names the term)
+            self.say(TERMS[code].definition)
 
     def record(self, step: Step, code: Scale) -> None:
         self.state.misses = 0

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from flows.conditions import ConditionError, parse_condition
+from flows.glossary import TERMS, named_in
 from flows.schema import BUILTIN_VARS, END, Flow, Step
 
 FLOWS_DIR = Path(__file__).parent
@@ -65,6 +66,20 @@ def _line(lines: dict[Path_, int], path: Iterable[str | int]) -> int | None:
             return lines[parts]
         parts = parts[:-1]
     return lines.get(())
+
+
+QUESTION_KINDS = ("choice", "scale", "text", "age")
+
+
+def step_terms(step: Step) -> tuple[str, ...]:
+    """The glossary terms a question uses: declared, its wellbeing indicator, and those its text names."""
+    if step.kind not in QUESTION_KINDS:
+        return tuple(step.terms)
+    found = [*step.terms]
+    if step.indicator is not None:
+        found.append(step.indicator.value)
+    found.extend(named_in(" ".join(t for t in (step.text, step.explain) if t)))
+    return tuple(dict.fromkeys(found))
 
 
 def load_flow(path: Path | str) -> Flow:
@@ -132,6 +147,10 @@ def _check(flow: Flow, path: Path, lines: dict[Path_, int]) -> None:
     target(flow.start, ("start",))
     for i, step in enumerate(flow.steps):
         at: Path_ = ("steps", i)
+        for j, term in enumerate(step.terms):
+            if term not in TERMS:
+                raise FlowError(path, _line(lines, (*at, "terms", j)), f"unknown glossary term '{term}'")
+        flow.steps[i] = step = step.model_copy(update={"terms": list(step_terms(step))})
         target(step.next, (*at, "next"))
         condition(step.when, (*at, "when"))
         _check_kind(step, path, lines, at)

@@ -94,6 +94,7 @@ class Step(_Strict):
     comment: str | None = None
     do: list[Action] = Field(default_factory=list)
     call: str | None = None
+    terms: list[str] = Field(default_factory=list)  # glossary ids; the loader adds the ones it finds
 
 
 class ConcernRule(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from flows.i18n import N_, S_
+from flows.i18n import G_, N_, S_
 
 
 class Indicator(StrEnum):
@@ -56,43 +56,43 @@ class IndicatorText:
 
 INDICATORS: dict[Indicator, IndicatorText] = {
     Indicator.SAFE: IndicatorText(
-        N_("Safe"),
-        N_("Safe means that your child feels secure at home and with other people."),
+        G_("Safe"),
+        G_("Safe means that a child feels secure at home and with other people."),
         S_("Safe"),
     ),
     Indicator.HEALTHY: IndicatorText(
-        N_("Healthy"),
-        N_("Healthy means that your child's body and mind feel well, and your child gets care."),
+        G_("Healthy"),
+        G_("Healthy means that a child's body and mind feel well, and the child gets care."),
         S_("Healthy"),
     ),
     Indicator.ACHIEVING: IndicatorText(
-        N_("Learning"),
-        N_("Learning means that your child gets help to learn new things and to feel able."),
+        G_("Learning"),
+        G_("Learning means that a child gets help to learn new things and to feel able."),
         S_("Learning (achieving)"),
     ),
     Indicator.NURTURED: IndicatorText(
-        N_("Cared for"),
-        N_("Cared for means that your child gets love, warmth and a good home."),
+        G_("Cared for"),
+        G_("Cared for means that a child gets love, warmth and a good home."),
         S_("Cared for (nurtured)"),
     ),
     Indicator.ACTIVE: IndicatorText(
-        N_("Active"),
-        N_("Active means that your child can play, move and do fun things."),
+        G_("Active"),
+        G_("Active means that a child can play, move and do fun things."),
         S_("Active"),
     ),
     Indicator.RESPECTED: IndicatorText(
-        N_("Respected"),
-        N_("Respected means that adults listen to your child and take your child seriously."),
+        G_("Respected"),
+        G_("Respected means that adults listen to a child and take the child seriously."),
         S_("Respected"),
     ),
     Indicator.RESPONSIBLE: IndicatorText(
-        N_("Responsible"),
-        N_("Responsible means your child can help out and try things, with an adult close by."),
+        G_("Responsible"),
+        G_("Responsible means a child can help out and try things, with an adult close by."),
         S_("Responsible"),
     ),
     Indicator.INCLUDED: IndicatorText(
-        N_("Included"),
-        N_("Included means your child belongs in the family, the group and where you live."),
+        G_("Included"),
+        G_("Included means that a child belongs in the family, the group and where they live."),
         S_("Included"),
     ),
 }

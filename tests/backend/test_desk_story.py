@@ -174,3 +174,16 @@ async def test_an_admin_sees_the_directory_but_no_concern(desk: Desk, directory)
     async with desk.service.sessions() as session:
         staff = await session.get(Staff, directory["admin"])
     assert staff is not None
+
+
+async def test_staff_read_the_same_definitions_as_families(desk: Desk, directory) -> None:
+    import html
+
+    from flows.glossary import TERMS
+
+    await desk.sign_in("a@bvc.se")
+    page = await desk.client.get("/glossary")
+
+    assert page.status_code == 200 and 'aria-current="page"' in page.text
+    text = html.unescape(page.text)
+    assert all(term.name in text and term.definition in text for term in TERMS.values())

@@ -64,6 +64,11 @@ class Chat:
     def buttons(self) -> list[str]:
         return [button.code for button in self.messages[-1].buttons] if self.messages else []
 
+    @property
+    def labels(self) -> list[str]:
+        """The message ids of the last question's button labels."""
+        return [button.label.id for button in self.messages[-1].buttons] if self.messages else []
+
     def effects_of(self, kind: type) -> list[ev.Effect]:
         return [effect for effect in self.effects if isinstance(effect, kind)]
 

@@ -974,14 +974,19 @@ def test_explain_shows_the_explanation_and_asks_again(chat) -> None:
     assert family.buttons == ["yes", "no"]
 
 
-def test_explain_on_a_scale_question_uses_its_own_text_or_the_indicator_meaning(chat) -> None:
+def test_what_does_it_mean_on_a_scale_question_gives_its_text_and_the_indicators_definition(chat) -> None:
     family = at_first_question(chat(MINI))
+    assert "What does it mean?" in family.labels
 
     family.send(Choice("explain"))
     assert family.said == [INDICATORS[Indicator.SAFE].meaning, "Safe at home?"]
 
     family.send(Choice("good"), Choice("good"), Choice("explain"))
-    assert family.said == ["Play with toys, with you or with other children.", "Plays every day?"]
+    assert family.said == [
+        "Play with toys, with you or with other children.",
+        INDICATORS[Indicator.ACTIVE].meaning,
+        "Plays every day?",
+    ]
 
 
 # ---- commands, anywhere -------------------------------------------------------------------------

@@ -594,3 +594,36 @@ def test_two_files_with_the_same_flow_id_name_the_id_line(tmp_path: Path) -> Non
         load_flows(tmp_path)
 
     assert caught.value.line == 2
+
+
+# ---- the common language ------------------------------------------------------------------------
+
+
+def test_a_question_that_names_a_glossary_term_gets_it_and_one_declared_unknown_is_an_error(
+    tmp_path: Path,
+) -> None:
+    flow = tmp_path / "terms.yaml"
+    flow.write_text(
+        "id: terms\nversion: 1\nstart: share\nsteps:\n"
+        "  - id: share\n    kind: choice\n"
+        '    text: "May we share your answers with your child\'s named person?"\n'
+        "    terms: [consent]\n"
+        "    choices:\n      - {code: 'yes', label: 'Yes'}\n"
+    )
+    assert load_flow(flow).steps[0].terms == ["consent", "named_person"]
+
+    flow.write_text(flow.read_text().replace("terms: [consent]", "terms: [consent, trygghet]"))
+    with pytest.raises(FlowError) as error:
+        load_flow(flow)
+    assert "unknown glossary term 'trygghet'" in str(error.value) and ":8" in str(error.value)
+
+
+def test_every_wellbeing_question_in_the_mapping_flow_offers_its_definition() -> None:
+    from flows.glossary import TERMS
+
+    mapping = load_flows()["mapping"]
+    scale = [step for step in mapping.steps if step.kind == "scale"]
+    assert scale and all(step.indicator is not None and step.indicator.value in step.terms for step in scale)
+    share = next(step for step in mapping.steps if step.id == "consent_share")
+    assert {"named_person", "bvc"} <= set(share.terms)
+    assert all(term in TERMS for step in mapping.steps for term in step.terms)
