@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend import policy
 from backend.casework import Casework, NotFound
-from bot.i18n import Catalogs, language_name
+from bot.i18n import Catalogs, babel_locale, language_name
 from flows.events import Msg
 from flows.i18n import S_
 from flows.wellbeing import INDICATORS, STAFF_PRIORITY_LABELS, STAFF_SCALE_LABELS, Indicator, Priority, Scale
@@ -239,8 +239,6 @@ def _language(code: str | None, lang: str) -> str:
     if not code:
         return "?"
     try:
-        from babel import Locale
-
-        return Locale.parse({"prs": "fa_AF", "kmr": "ku"}.get(code, code)).get_display_name(lang) or code
+        return babel_locale(code).get_display_name(lang) or code
     except (ValueError, TypeError):
         return language_name(code)

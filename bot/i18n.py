@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -24,6 +24,14 @@ from flows.events import Msg, Param
 log = logging.getLogger(__name__)
 FSI, PDI = "\u2068", "\u2069"
 RTL_LANGUAGES = frozenset({"ar", "fa", "prs", "ckb"})
+# Our codes that Babel (CLDR) knows by another name: Dari is Persian as written in Afghanistan;
+# Kurmanji is CLDR's "ku".
+BABEL_CODES = {"prs": "fa_AF", "kmr": "ku"}
+
+
+def babel_locale(lang: str) -> Locale:
+    """The Babel locale of one of our language codes."""
+    return Locale.parse(BABEL_CODES.get(lang, lang))
 
 
 def is_rtl(lang: str) -> bool:
@@ -37,7 +45,11 @@ def isolate(value: str) -> str:
 @cache
 def language_name(code: str) -> str:
     """A language's name in that language: 'svenska', 'English', 'العربية'."""
-    name = Locale.parse(code).get_display_name(code) or code
+    try:
+        locale = babel_locale(code)
+    except (ValueError, UnknownLocaleError):  # not a language code: show it as it is
+        return code
+    name = locale.get_display_name(locale) or code
     return name[:1].upper() + name[1:]
 
 
@@ -81,7 +93,13 @@ class Catalogs:
     def render(self, msg: Msg, lang: str) -> str:
         if msg.kind == "language":
             return language_name(msg.id)
-        text = self.gettext(msg.id, lang)
+        if msg.plural is not None:
+            count = msg.params.get("n", 0)
+            text = self.translations(lang).ngettext(
+                msg.id, msg.plural, count if isinstance(count, int) else 0
+            )
+        else:
+            text = self.gettext(msg.id, lang)
         names = {field for _, field, _, _ in string.Formatter().parse(text) if field}
         if not names:
             return text
@@ -92,7 +110,7 @@ class Catalogs:
         if isinstance(value, Msg):
             rendered = self.render(value, lang)
         elif isinstance(value, tuple):
-            rendered = format_list([self.render(v, lang) for v in value], locale=lang)
+            rendered = format_list([self.render(v, lang) for v in value], locale=babel_locale(lang))
         else:
             rendered = str(value)
         return isolate(rendered) if is_rtl(lang) else rendered

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from babel import Locale
 from babel.messages.catalog import Catalog, Message
-from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
+from bot.i18n import BABEL_CODES
 from bot.readability import Flesch, Lix, flesch, lix, sentence_lengths
+from flows.glossary import TERMS
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -29,7 +29,6 @@ TELEGRAM_LIMIT = 4096
 LIX_TOTAL, LIX_MESSAGE, FLESCH_MIN = 30.0, 40.0, 70.0
 SENTENCE_WORDS = {"sv": 15, "en": 15}
 SENTENCE_WORDS_OTHER = 20
-BABEL_LOCALE = {"prs": "fa_AF", "kmr": "ku"}
 UNREVIEWED = "Review: unreviewed"
 
 
@@ -50,10 +49,6 @@ class Report:
         return not self.problems
 
 
-def babel_locale(lang: str) -> Locale:
-    return Locale.parse(BABEL_LOCALE.get(lang, lang))
-
-
 def _strings(message: Message) -> list[str]:
     return [s for s in (message.string if isinstance(message.string, tuple) else (message.string,)) if s]
 
@@ -64,11 +59,11 @@ def _ids(message: Message) -> tuple[str, ...]:
 
 def check_catalog(path: Path, template: Catalog, domain: str, lang: str, family: bool) -> Report:
     with path.open("rb") as handle:
-        catalog = read_po(handle, locale=BABEL_LOCALE.get(lang, lang), domain=domain)
+        catalog = read_po(handle, locale=BABEL_CODES.get(lang, lang), domain=domain)
     report = Report(domain, lang, reviewed=UNREVIEWED not in (catalog.header_comment or ""))
     if catalog.fuzzy:
         report.problems.append("the header is marked fuzzy (pybabel compile would skip the catalog)")
-    forms = get_plural(BABEL_LOCALE.get(lang, lang)).num_plurals
+    forms = catalog.num_plurals  # from the header's Plural-Forms, which Babel writes from CLDR's rules
     wanted = {m.id: m for m in template if m.id}
     have = {m.id: m for m in catalog if m.id}
     for key, source in wanted.items():
@@ -135,7 +130,26 @@ def check_all(
                 reports.append(missing)
                 continue
             reports.append(check_catalog(path, template, domain, lang, family=domain == "family"))
+    for report in reports:
+        if report.domain != "family" and report.lang in languages.get("family", ()):
+            report.problems.extend(glossary_differences(locales, report.lang, report.domain))
     return reports
+
+
+def glossary_differences(locales: Path, lang: str, domain: str) -> list[str]:
+    """Glossary texts that `domain`'s catalog translates otherwise than the family catalog does:
+    the common language means one wording for everyone."""
+    catalogs = {}
+    for name in ("family", domain):
+        with (locales / lang / "LC_MESSAGES" / f"{name}.po").open("rb") as handle:
+            catalogs[name] = read_po(handle, locale=BABEL_CODES.get(lang, lang), domain=name)
+    problems = []
+    for term in TERMS.values():
+        for text in (term.name, term.definition):
+            ours, theirs = catalogs[domain].get(text), catalogs["family"].get(text)
+            if ours is None or theirs is None or ours.string != theirs.string:
+                problems.append(f"glossary text differs from family.po: {text[:50]!r}")
+    return problems
 
 
 def table(reports: list[Report]) -> str:

@@ -16,12 +16,19 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+from bot.i18n import BABEL_CODES
+from bot.settings import SUPPORTED_LANGUAGES as FAMILY_LANGUAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 SOURCES = ("flows", "nlu", "bot", "storage", "backend")
 DOMAINS: dict[str, dict[str, object]] = {
-    "family": {"keywords": {"N_": None, "_": None}, "flow_domain": "family", "languages": ("sv", "en", "ar")},
-    "staff": {"keywords": {"S_": None}, "flow_domain": "staff", "languages": ("sv", "en")},
+    "family": {
+        "keywords": {"N_": None, "_": None, "G_": None, "NP_": (1, 2)},
+        "flow_domain": "family",
+        "languages": FAMILY_LANGUAGES,
+    },
+    "staff": {"keywords": {"S_": None, "G_": None}, "flow_domain": "staff", "languages": ("sv", "en")},
 }
 HEADER = "Hjulet {domain} messages. Message ids are the English source text."
 
@@ -47,7 +54,7 @@ def template(domain: str) -> Catalog:
             strip_comment_tags=True,
         )
         for filename, lineno, message, comments, context in found:
-            if isinstance(message, tuple):
+            if isinstance(message, tuple) and (len(message) != 2 or None in message):
                 message = message[0]
             catalog.add(
                 message,
@@ -68,14 +75,21 @@ def update() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 with open(path, "rb") as fh:
-                    catalog = read_po(fh, locale=lang, domain=domain)
+                    catalog = read_po(fh, locale=BABEL_CODES.get(lang, lang), domain=domain)
+                # the header's language decides the plural forms: Babel's (CLDR's) name for our code
+                catalog.locale = BABEL_CODES.get(lang, lang)  # type: ignore[assignment]
             else:
-                catalog = Catalog(locale=lang, domain=domain, project="Hjulet", version="1")
+                catalog = Catalog(
+                    locale=BABEL_CODES.get(lang, lang), domain=domain, project="Hjulet", version="1"
+                )
+                catalog.header_comment = "# Review: unreviewed (new catalog; nobody has translated it yet)"
             catalog.update(copy.deepcopy(pot), no_fuzzy_matching=True, update_header_comment=False)
             catalog.fuzzy = False  # Babel marks new catalogs fuzzy, and `pybabel compile` skips those
             if lang == "en":  # the source language: msgstr is the msgid
                 for message in catalog:
-                    if message.id and not message.string:
+                    if message.id and isinstance(message.id, tuple) and not all(message.string):
+                        message.string = message.id[:2]
+                    elif message.id and not message.string:
                         message.string = message.id
             with open(path, "wb") as out:
                 write_po(out, catalog, width=100, ignore_obsolete=True)

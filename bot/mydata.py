@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from babel.dates import format_date
-from babel.units import format_unit
 
+from bot.i18n import babel_locale
 from flows.events import Msg
-from flows.i18n import N_
+from flows.i18n import N_, NP_
 from flows.schema import Flow
 from flows.wellbeing import INDICATORS, SCALE_LABELS, Indicator, Scale
 from storage import ErasedCounts, UserData
@@ -27,25 +27,28 @@ CONSENT_WITHDRAWN = N_("On {date} you took back a yes.")
 CONCERN_SENT = N_("On {date} we sent your answers to the named person.")
 CONTACT_ASKED = N_("On {date} you asked to talk to someone.")
 ERASED = N_("We have deleted everything we saved about you.")
-ERASED_COUNTS = N_(
-    "Deleted answers: {answers}. Deleted yes and no choices: {consents}. "
-    "Deleted messages to the named person: {concerns}."
+ERASED_ANSWERS = NP_("We deleted {n} answer.", "We deleted {n} answers.")
+ERASED_CONSENTS = NP_("We deleted {n} yes or no choice.", "We deleted {n} yes or no choices.")
+ERASED_CONCERNS = NP_(
+    "We deleted {n} message to the named person.", "We deleted {n} messages to the named person."
 )
+YEARS = NP_("{n} year", "{n} years")
+MONTHS = NP_("{n} month", "{n} months")
 ERASED_AGAIN = N_("If you want to start again, write anything.")
 
 Render = Callable[[Msg], str]
 
 
 def _date(value: datetime, lang: str) -> str:
-    return format_date(value, format="long", locale=lang)
+    return format_date(value, format="long", locale=babel_locale(lang))
 
 
-def _age(years: int | None, months: int | None, lang: str) -> str:
+def _age(years: int | None, months: int | None, render: Render) -> str:
     parts = []
     if years is not None:
-        parts.append(format_unit(years, "duration-year", length="long", locale=lang))
+        parts.append(render(Msg.count(YEARS, years)))
     if months:
-        parts.append(format_unit(months, "duration-month", length="long", locale=lang))
+        parts.append(render(Msg.count(MONTHS, months)))
     return " ".join(parts)
 
 
@@ -60,7 +63,7 @@ def describe(data: UserData, questions: dict[str, str], render: Render, lang: st
         if child.name:
             lines.append(render(Msg(CHILD_NAME, {"name": child.name})))
         if child.age_years is not None:
-            lines.append(render(Msg(CHILD_AGE, {"age": _age(child.age_years, child.age_months, lang)})))
+            lines.append(render(Msg(CHILD_AGE, {"age": _age(child.age_years, child.age_months, render)})))
         if child.unit_text:
             lines.append(render(Msg(CHILD_UNIT, {"unit": child.unit_text})))
     order = {code: i for i, code in enumerate(Indicator)}
@@ -94,11 +97,8 @@ def describe(data: UserData, questions: dict[str, str], render: Render, lang: st
 def erased(counts: ErasedCounts, render: Render) -> list[str]:
     return [
         render(Msg(ERASED)),
-        render(
-            Msg(
-                ERASED_COUNTS,
-                {"answers": counts.answers, "consents": counts.consents, "concerns": counts.concerns},
-            )
-        ),
+        render(Msg.count(ERASED_ANSWERS, counts.answers)),
+        render(Msg.count(ERASED_CONSENTS, counts.consents)),
+        render(Msg.count(ERASED_CONCERNS, counts.concerns)),
         render(Msg(ERASED_AGAIN)),
     ]

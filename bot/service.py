@@ -23,7 +23,7 @@ from bot import invitations, mydata
 from bot.i18n import Catalogs, is_rtl
 from bot.settings import Settings
 from flows import events as ev
-from flows.engine import Engine, Outcome
+from flows.engine import MORE_CODE, MORE_LANGUAGES, Engine, Outcome
 from flows.events import Msg
 from flows.i18n import N_
 from flows.state import State
@@ -375,8 +375,10 @@ class ConversationService:
         return Outcome(safety.state, [*closing, *safety.replies, *rest], [*answered.effects, *safety.effects])
 
     def _labels(self, code: str, kind: str, lang: str) -> tuple[str, ...]:
-        if kind == "language":
+        if kind == "language" and code in self.settings.language_list:
             return (self.catalogs.render(Msg(code, kind="language"), lang), code)
+        if code == MORE_CODE:  # "More languages", the language list's last button
+            return (self.catalogs.gettext(MORE_LANGUAGES, lang), MORE_LANGUAGES)
         labels = [
             b.label for f in self.engine.flows.values() for s in f.steps for b in s.choices if b.code == code
         ]

@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from flows.loader import FLOWS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-SUPPORTED_LANGUAGES = ("sv", "en", "ar")
+# Swedish first, then English, then the languages families in Swedish municipalities most often speak.
+SUPPORTED_LANGUAGES = ("sv", "en", "ar", "so", "fa", "prs", "ti", "uk", "pl", "bs", "ckb", "kmr", "fi", "tr")
 
 
 class ConfigError(Exception):

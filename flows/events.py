@@ -21,6 +21,12 @@ class Msg:
     id: str
     params: Mapping[str, Param] = field(default_factory=dict)
     kind: Literal["text", "language"] = "text"
+    plural: str | None = None  # the plural message id (NP_): forms chosen by the parameter `n`
+
+    @classmethod
+    def count(cls, forms: tuple[str, str], n: int, **params: Param) -> Msg:
+        """A message with plural forms (as NP_ marks them), for the count `n`."""
+        return cls(forms[0], {"n": n, **params}, plural=forms[1])
 
 
 @dataclass(frozen=True)

@@ -160,10 +160,9 @@ async def test_delete_my_data_erases_everything_and_says_what(chat) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "We have deleted everything we saved about you." in result.stdout
-    assert (
-        "Deleted answers: 2. Deleted yes and no choices: 2. Deleted messages to the named person: 1."
-        in result.stdout
-    )
+    assert "We deleted 2 answers." in result.stdout
+    assert "We deleted 2 yes or no choices." in result.stdout
+    assert "We deleted 1 message to the named person." in result.stdout  # one: the singular
     for table in ("users", "conversations", "answers", "consents", "children", "concerns"):
         assert await chat.rows(f"select count(*) from {table}") == [(0,)], table
 
