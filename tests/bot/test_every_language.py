@@ -1,12 +1,14 @@
-"""The whole mapping conversation in each of the fourteen languages: same buttons, same stored codes.
+"""The whole mapping conversation in each of the fourteen languages, through the console channel:
+the same numbers typed, the same codes stored.
 
-A parent presses the buttons (codes never change with the language) and writes one comment in
+A parent types the numbers of the choices (the same in every language) and writes comments in
 their own words. Every message they read is translated (no English left where a translation
 belongs), has no unfilled placeholder, and in right-to-left languages is marked right-to-left.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -14,11 +16,13 @@ import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import text
 
+from bot.console import Console
 from bot.i18n import RTL_LANGUAGES, Catalogs
-from bot.service import ConversationService, IncomingMessage
+from bot.service import ConversationService, IncomingMessage, OutgoingReply
 from bot.settings import SUPPORTED_LANGUAGES, load_settings
 from bot.wiring import build_engine
 from flows.events import Msg
+from flows.loader import load_flows
 from flows.wellbeing import INDICATORS, Indicator
 from nlu import load_lexicon
 
@@ -47,41 +51,63 @@ def english_texts() -> set[str]:
     return {m.id for m in catalog if isinstance(m.id, str) and len(m.id) > 12 and "{" not in m.id}
 
 
-async def converse(service: ConversationService, lang: str) -> list:
-    """Go through the mapping conversation; return every reply the parent read."""
-    user, seen, turn = f"parent-{lang}", [], 0
+class Family(Console):
+    """The console channel, typed into line by line as a parent would; keeps what it showed."""
 
-    async def send(**fields) -> list:
-        replies = await service.handle(
-            IncomingMessage(channel="web", user_id=user, language_hint="en", **fields)
-        )
-        seen.extend(r for r in replies if r.kind == "message")
-        return [r for r in replies if r.kind == "message"]
+    def __init__(self, service: ConversationService, lang: str) -> None:
+        super().__init__(service, f"parent-{lang}", "en", stdin=io.StringIO(), stdout=io.StringIO())
+        self.seen: list[OutgoingReply] = []
 
-    replies = await send(start=True)
-    replies = await send(choice=lang)  # the language buttons' codes
-    seen[:] = replies  # before the choice, the parent read the language of the hint (English)
-    for code in ("yes", "yes", "skip"):  # store, share, no name
-        replies = await send(choice=code)
-    replies = await send(text="3")  # the child's age, in digits
-    replies = await send(choice="skip")  # no unit named
-    explained = False
+    def show(self, replies: list[OutgoingReply]) -> None:
+        self.seen.extend(r for r in replies if r.kind == "message")
+        super().show(replies)
+
+    async def type(self, line: str) -> None:
+        """One line at the prompt, as `Console.run` reads it: a number picks a shown choice."""
+        code = self.choice_for(line)
+        await (self.send(choice=code) if code is not None else self.send(text=line))
+
+    async def press(self, code: str) -> None:
+        """Type the number of the button with this code (the numbers are the same in every language)."""
+        shown = self.buttons or self.seen[-1].buttons  # where words are welcome the service reads numbers
+        await self.type(str([c for c, _ in shown].index(code) + 1))
+
+    @property
+    def codes(self) -> list[str]:
+        return [code for code, _ in self.buttons]
+
+
+async def converse(service: ConversationService, lang: str) -> list[OutgoingReply]:
+    """Go through the mapping conversation in the console; return every reply the parent read."""
+    family = Family(service, lang)
+    await family.send(start=True)
+    if lang not in family.codes:
+        await family.press("more_languages")
+    await family.press(lang)
+    family.seen.clear()  # before the choice, the parent read the language of the hint (English)
+    await family.press("yes")  # may we save your answers?
+    await family.press("yes")  # may we share them with the named person?
+    await family.type("Ali")  # the child's name
+    await family.type("3")  # the child's age, in digits
+    await family.press("skip")  # no unit named
+    explained, turn = False, 0
     for _ in range(80):
-        codes = [code for code, _ in replies[-1].buttons] if replies and replies[-1].buttons else []
-        if "good" in codes:  # a wellbeing question
+        if "good" in family.codes:  # a wellbeing question
             if not explained:  # "What does it mean?" once: the indicator's definition
                 explained = True
-                replies = await send(choice="explain")
+                await family.press("explain")
                 continue
-            replies = await send(choice=PLAN[turn % len(PLAN)])
+            await family.press(PLAN[turn % len(PLAN)])
             turn += 1
-        elif codes == ["skip"]:  # "tell us more?" after a worry
-            replies = await send(text=COMMENT.get(lang, "the child sleeps badly"))
-        elif "no" in codes:  # "do you want to talk to someone?"
-            replies = await send(choice="no")
+        elif family.seen[-1].accepts_text and [c for c, _ in family.seen[-1].buttons] == [
+            "skip"
+        ]:  # tell us more?
+            await family.type(COMMENT.get(lang, "the child sleeps badly"))
+        elif "no" in family.codes:  # "do you want to talk to someone?"
+            await family.press("no")
         else:
             break
-    return seen
+    return family.seen
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
@@ -92,10 +118,9 @@ async def test_the_whole_mapping_conversation_in_every_language(service, session
         stored = (
             await session.execute(text("select question_id, code from answers order by question_id"))
         ).all()
-    codes = dict(stored)
-    assert len(codes) == 18  # every wellbeing question answered or skipped
-    assert list(codes.values()).count("worried") == 3
-    assert set(codes.values()) == {"good", "some_worries", "worried", "dont_know", "skipped"}
+    questions = [step.id for step in load_flows()["mapping"].steps if step.kind == "scale"]
+    expected = {q: PLAN[i % len(PLAN)].replace("skip", "skipped") for i, q in enumerate(questions)}
+    assert dict(stored) == expected  # the same codes, whatever the language
     definition = Catalogs(service.settings.locales_dir).render(Msg(INDICATORS[Indicator.SAFE].meaning), lang)
     assert definition in [reply.text for reply in seen]  # "What does it mean?" answered in the language
     english = english_texts() if lang != "en" else set()
