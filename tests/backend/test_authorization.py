@@ -137,6 +137,7 @@ ROUTES: Final[dict[tuple[str, str], Route]] = {
             Call("GET", "/queue/elsewhere", ok=303, goes_to="/queue/mine"),
         ),
     ),
+    ("GET", "/glossary"): Route("staff", (Call("GET", "/glossary"),)),
     ("GET", "/concerns/{concern_id}"): Route("concern", (Call("GET", "/concerns/{id}"),)),
     ("POST", "/concerns/{concern_id}/{action}"): Route("concern", _actions()),
     ("GET", "/admin"): Route("admin", (Call("GET", "/admin"),)),
@@ -445,7 +446,7 @@ async def test_every_route_answers_every_actor_as_the_table_says(world: World) -
         f"{requests} requests, {world.made} fresh concerns"
     )
     assert not problems, "\n".join(problems)
-    assert len(cells) == len(ROUTES) * len(ACTORS) == 19 * 7
+    assert len(cells) == len(ROUTES) * len(ACTORS) == 20 * 7
 
 
 async def test_the_api_takes_no_cookie_so_another_site_cannot_use_a_session(world: World) -> None:

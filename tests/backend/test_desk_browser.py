@@ -317,7 +317,7 @@ async def test_the_desk_pages_have_no_accessibility_violations(
 ) -> None:
     """axe-core (WCAG 2.x A/AA and best practices) on the login page, the queue, a concern as it
     arrives and after work on it (notice, timeline with a note), a concern one may not see, the
-    directory and the audit log."""
+    common language (glossary), the directory and the audit log."""
     from axe_playwright_python.async_playwright import Axe
 
     url, email, concern_id = desk_url
@@ -340,6 +340,8 @@ async def test_the_desk_pages_have_no_accessibility_violations(
     await check(page, "concern, worked")
     await page.goto(f"{url}/concerns/987654")
     await check(page, "not found")
+    await page.goto(f"{url}/glossary")
+    await check(page, "common language")
     admin = await chromium.new_page(locale="en-GB")
     await sign_in(admin, url, EMAILS["admin"], home="/admin")
     await check(admin, "directory")
