@@ -25,6 +25,9 @@ from flows.events import Msg
 from flows.i18n import N_
 
 log = logging.getLogger(__name__)
+# Telegram names a menu's language by a two-letter ISO 639-1 code: Kurmanji is "ku", Bosnian's
+# readers may have Croatian or Serbian apps; Dari and Sorani have no such code (they get the default).
+TELEGRAM_CODES: dict[str, tuple[str, ...]] = {"kmr": ("ku",), "bs": ("bs", "hr", "sr"), "prs": (), "ckb": ()}
 
 COMMANDS = (
     ("start", N_("Start, or go on where you left off")),
@@ -63,17 +66,18 @@ class TelegramChannel:
     async def register_commands(self, catalogs: Catalogs) -> None:
         """The command menu, in each language (Telegram picks it by the user's app language)."""
         scope = BotCommandScopeAllPrivateChats()
-        languages = [None, *self.settings.language_list]
-        for lang in languages:
-            shown = lang or self.settings.default_language
+        menus: list[tuple[str | None, str]] = [(None, self.settings.default_language)]
+        for lang in self.settings.language_list:
+            menus.extend((code, lang) for code in TELEGRAM_CODES.get(lang, (lang,)))
+        for code, shown in menus:
             commands = [
                 BotCommand(command=c, description=catalogs.render(Msg(d), shown)) for c, d in COMMANDS
             ]
             try:
-                await self.bot.set_my_commands(commands, scope=scope, language_code=lang)
+                await self.bot.set_my_commands(commands, scope=scope, language_code=code)
             except TelegramAPIError as exc:
                 log.warning(
-                    "could not register the commands for %s: %s", lang or "default", type(exc).__name__
+                    "could not register the commands for %s: %s", code or "default", type(exc).__name__
                 )
 
     async def close(self) -> None:
