@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend import admin, api, web
+from backend import admin, api, chat_link, web
 from backend.casework import DeskError
 from backend.desk_app import STATIC, build_desk_app, staff_language
 from bot.settings import Settings
@@ -108,6 +108,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
         return _error_page(request, exc.status, *NOT_FOUND)
 
     app.include_router(web.router)
+    app.include_router(chat_link.router)
     app.include_router(admin.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

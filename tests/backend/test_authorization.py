@@ -138,6 +138,14 @@ ROUTES: Final[dict[tuple[str, str], Route]] = {
         ),
     ),
     ("GET", "/glossary"): Route("staff", (Call("GET", "/glossary"),)),
+    ("GET", "/chat-link"): Route(
+        "staff", (Call("GET", "/chat-link"), Call("GET", "/chat-link?done=removed"))
+    ),
+    # A code is made (and shown on the page itself), then removing the link voids that unused code.
+    ("POST", "/chat-link"): Route("staff", (Call("POST", "/chat-link", changes=True),)),
+    ("POST", "/chat-link/remove"): Route(
+        "staff", (_form("/chat-link/remove", goes_to="/chat-link?done=removed", changes=True),)
+    ),
     ("GET", "/concerns/{concern_id}"): Route("concern", (Call("GET", "/concerns/{id}"),)),
     ("POST", "/concerns/{concern_id}/{action}"): Route("concern", _actions()),
     ("GET", "/admin"): Route("admin", (Call("GET", "/admin"),)),
@@ -446,7 +454,7 @@ async def test_every_route_answers_every_actor_as_the_table_says(world: World) -
         f"{requests} requests, {world.made} fresh concerns"
     )
     assert not problems, "\n".join(problems)
-    assert len(cells) == len(ROUTES) * len(ACTORS) == 20 * 7
+    assert len(cells) == len(ROUTES) * len(ACTORS) == 23 * 7
 
 
 async def test_the_api_takes_no_cookie_so_another_site_cannot_use_a_session(world: World) -> None:
