@@ -27,6 +27,7 @@ from flows.i18n import S_
 
 HERE = Path(__file__).resolve().parent
 DANGER_SIGNAL = S_("The family's words tell of danger")
+PROFESSIONAL_REPORT = S_("A professional reports a worry")
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STAFF_LANGUAGES = ("sv", "en")
@@ -64,6 +65,7 @@ def build_desk_app(settings: Settings, service: ConversationService, notifier: N
     casework = Casework(service, notifier)
     reasons = {rule.reason: rule.label for flow in service.engine.flows.values() for rule in flow.concerns}
     reasons["danger_signal"] = DANGER_SIGNAL
+    reasons["professional_report"] = PROFESSIONAL_REPORT
     views = Views(casework, staff_catalogs, service.catalogs, reasons)
     templates = Environment(
         loader=FileSystemLoader(TEMPLATES),

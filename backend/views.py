@@ -50,6 +50,7 @@ WHY: Final = {
 EVENTS: Final = {
     "created": S_("Created: {reason}"),
     "signal": S_("Danger signal ({categories}) in the family's words, in {language}"),
+    "report": S_("Reported by {name}, {role} at {unit}. Wellbeing parts it concerns: {indicators}"),
     "routed": S_("Routed to {unit} ({why})"),
     "reason_added": S_("New reason: {reason}"),
     "acknowledged": S_("Acknowledged by {name}"),
@@ -62,6 +63,15 @@ EVENTS: Final = {
     "overdue": S_("Not acknowledged in time"),
     "escalated": S_("Told the unit lead"),
     "closed": S_("Closed by {name}: {outcome}"),
+}
+ROLES_AT_WORK: Final = {
+    "preschool": S_("preschool"),
+    "school": S_("school"),
+    "health": S_("health care for children or mothers"),
+    "social": S_("social services"),
+    "police": S_("police"),
+    "leisure": S_("leisure or sport"),
+    "other": S_("other work with children"),
 }
 SIGNALS: Final = {
     "violence": S_("violence"),
@@ -225,6 +235,16 @@ class Views:
             names = [self.t(SIGNALS.get(c, c), lang) for c in data.get("categories", [])]
             text = self.t(
                 EVENTS[kind], lang, categories=", ".join(names), language=_language(event.body_language, lang)
+            )
+        elif kind == "report":  # a professional's worry: who, from where, which parts of the wheel
+            parts = [self.t(INDICATORS[Indicator(i)].staff_name, lang) for i in data.get("indicators", [])]
+            text = self.t(
+                EVENTS[kind],
+                lang,
+                name=data.get("by", who),
+                role=self.t(ROLES_AT_WORK.get(data.get("role", ""), ROLES_AT_WORK["other"]), lang),
+                unit=data.get("by_unit") or "—",
+                indicators=", ".join(parts) or "—",
             )
         elif kind == "message_from_family":
             text = self.t(EVENTS[kind], lang, language=_language(event.body_language, lang))

@@ -93,6 +93,8 @@ class Catalogs:
     def render(self, msg: Msg, lang: str) -> str:
         if msg.kind == "language":
             return language_name(msg.id)
+        if msg.kind == "name":
+            return msg.id
         if msg.plural is not None:
             count = msg.params.get("n", 0)
             text = self.translations(lang).ngettext(

@@ -18,19 +18,21 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend import professional
 from backend.intake import Desk, add_signal, answer_to_staff, file_concern, municipality_of
 from bot import invitations, mydata
 from bot.i18n import Catalogs, is_rtl
 from bot.settings import Settings
 from flows import events as ev
-from flows.engine import MORE_CODE, MORE_LANGUAGES, Engine, Outcome
+from flows.engine import MORE_CODE, MORE_LANGUAGES, UNIT_PREFIX, Engine, Outcome
 from flows.events import Msg
 from flows.i18n import N_
 from flows.state import State
 from nlu import Lexicon, Parse, Understanding, clean
 from nlu.age import parse_age
+from nlu.indicators import IndicatorSuggester
 from nlu.matching import Option
-from storage import ConcurrentUpdate, Conversation, Store, User, pseudonym
+from storage import ConcurrentUpdate, Conversation, Store, User, chat_links, pseudonym
 from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ ROLES = {"named_person": N_("your child's named person"), "unit_lead": N_("the h
 # Where a console user is reached: the console shows waiting messages at its next prompt.
 CONSOLE_ADDRESS = "console"
 # Intents that answer the question on screen (when it has that choice), and wishes that work anywhere.
+PROFESSIONAL_FLOW = "professional"  # flows/professional.yaml
 INTENT_CHOICES = {
     "rate_good": "good",
     "rate_some_worries": "some_worries",
@@ -163,6 +166,7 @@ class ConversationService:
         self.desk = desk or Desk(municipality=settings.municipality_code or None)
         self.context = settings.context()
         self.questions = mydata.question_texts(engine.flows)
+        self._suggester: IndicatorSuggester | None = None  # built on the first professional report
 
     async def handle(self, message: IncomingMessage) -> list[OutgoingReply]:
         started = time.perf_counter()
@@ -201,13 +205,19 @@ class ConversationService:
                 return [self._notice(ALREADY_ANSWERED, state.lang)]  # an old keyboard: change nothing
             if message.start and message.invite:
                 await self._invited(store, conversation, state, message.invite)
-            context = await self._context(store.session, state)
+            context = await self._context(store.session, state, user.id)
             event = self._event(message, state)
             understood = await self._understand(message, state)
             if understood is not None:
                 event = self._intent(understood, state, event)
                 self._hint_language(state, understood)
-            if understood is not None and understood.risk_level != "none":
+            event = await self._directory(store.session, state, event, user.id)
+            professional = state.frame is not None and state.frame.flow == PROFESSIONAL_FLOW
+            if professional and understood is not None:
+                # A professional's report is the concern: the flow gives 112 and the duty to report
+                # itself, and filing it reads the risk again (never a second, family alert).
+                outcome = self.engine.handle(state, event, context)
+            elif understood is not None and understood.risk_level != "none":
                 outcome = self._with_safety(state, event, understood, context)
             else:
                 outcome = self.engine.handle(state, event, context)
@@ -260,10 +270,14 @@ class ConversationService:
             )
         return [r if r.kind == "notice" else replace(r, queued=True) for r in replies]
 
-    async def _context(self, session: AsyncSession, state: State) -> dict[str, str]:
+    async def _context(self, session: AsyncSession, state: State, user_id: int) -> dict[str, str]:
         """Phone numbers and the municipality: from the directory (the family's unit's municipality,
-        else the home one), else from the settings."""
+        else the home one), else from the settings. For the professional flow: whether this chat is
+        linked to a member of staff, and whether the municipality wants the child's identity."""
         context = dict(self.context)
+        if (state.frame is not None and state.frame.flow == PROFESSIONAL_FLOW) or state.stack == []:
+            context["staff_verified"] = "yes" if await chat_links.staff_of(session, user_id) else "no"
+            context["ask_child_identity"] = "yes" if self.settings.professional_child_identity else "no"
         unit_code = state.vars.get("child.unit_code")
         municipality = await municipality_of(
             session, self.desk, unit_code if isinstance(unit_code, str) else None
@@ -321,6 +335,33 @@ class ConversationService:
         if expectation.kind in ("text", "comment"):
             return ev.Text(text, state.lang)
         return ev.NotUnderstood(text)
+
+    async def _directory(
+        self, session: AsyncSession, state: State, event: ev.Event, user_id: int
+    ) -> ev.Event:
+        """At a `unit` step the directory answers (a unit named, one of several pressed, or "I do not
+        know"); at a `code` step the desk's one-time code is redeemed for this chat."""
+        kind = self.engine.expecting(state).kind
+        if kind == "unit":
+            age = state.vars.get("pro.age_months")
+            months = int(age) if isinstance(age, (int, str)) and str(age).isdecimal() else None
+            if isinstance(event, ev.Choice) and event.code.startswith(UNIT_PREFIX):
+                unit = event.code.removeprefix(UNIT_PREFIX)
+            elif isinstance(event, ev.Choice) and event.code == "skip":
+                unit = None
+            elif isinstance(event, ev.NotUnderstood) and event.text.strip():
+                found = await professional.find_units(session, event.text)
+                if len(found) != 1:
+                    return ev.UnitFound(candidates=tuple(found))
+                unit = found[0][0]
+            else:
+                return event
+            contact = await professional.contact_for(session, self.desk, unit, months)
+            return ev.UnitFound(contact=contact.fields)
+        if kind == "code" and isinstance(event, ev.NotUnderstood) and event.text.strip():
+            staff = await chat_links.redeem(session, event.text, user_id)
+            return ev.Verified(staff.name if staff is not None else None)
+        return event
 
     async def _understand(self, message: IncomingMessage, state: State) -> Parse | None:
         """Language, intent and risk of words the family typed (not of presses or commands)."""
@@ -458,6 +499,8 @@ class ConversationService:
                     await answer_to_staff(
                         store.session, self.desk, concern_id, user.id, effect.text, effect.language
                     )
+            elif isinstance(effect, ev.FileReport):
+                await self._file_report(store.session, user, state, effect)
             elif isinstance(effect, ev.SetLanguage):
                 await store.set_user_language(user, effect.language)
             elif isinstance(effect, ev.Erase):
@@ -484,6 +527,42 @@ class ConversationService:
                 render = lambda m: self.catalogs.render(m, lang)  # noqa: E731
                 applied.lines[index] = mydata.describe(data, self.questions, render, lang)
         return applied
+
+    async def _file_report(
+        self, session: AsyncSession, user: User, state: State, report: ev.FileReport
+    ) -> None:
+        """A professional's worry into the named person's queue: only for a chat linked to the desk."""
+        staff = await chat_links.staff_of(session, user.id)
+        if staff is None:  # the link was removed meanwhile: nothing is filed (the flow asked for it)
+            log.warning("a report from a chat that is not linked to the desk was not filed")
+            return
+        unit_code = state.vars.get("contact.unit_code")
+        contact = await professional.contact_for(
+            session, self.desk, unit_code if isinstance(unit_code, str) else None, None
+        )
+        seen = report.fields.get("seen", "")
+        indicators: tuple[str, ...] = ()
+        if self.understanding is not None and seen:
+            understood = await asyncio.to_thread(self.understanding.parse, seen, report.language)
+            if understood.risk_level == "urgent":
+                report = ev.FileReport({**report.fields, "urgency": "danger"}, report.language)
+            indicators = await asyncio.to_thread(self._indicators().suggest, seen, understood.risk)
+        await professional.file_report(
+            session,
+            self.desk,
+            user_id=user.id,
+            professional=staff,
+            contact=contact,
+            report=report.fields,
+            language=report.language,
+            indicators=indicators,
+        )
+
+    def _indicators(self) -> IndicatorSuggester:
+        assert self.understanding is not None
+        if self._suggester is None:
+            self._suggester = IndicatorSuggester(self.understanding.encoder)
+        return self._suggester
 
     @staticmethod
     def _hints(state: State) -> dict[str, str | int]:
@@ -578,7 +657,8 @@ class ConversationService:
             "reply_concern": concern_id,
             "reply_text": None,
         }
-        outcome = self.engine.interrupt(state, "reply", variables, await self._context(session, state))
+        context = await self._context(session, state, user.id)
+        outcome = self.engine.interrupt(state, "reply", variables, context)
         if conversation is None:
             conversation = await store.create_conversation(user.id, self.engine.main, lang, {})
         await self._save(store, conversation, outcome.state)

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
     smtp_from: str = "hjulet@localhost"
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    professional_child_identity: bool = Field(
+        default=False, description="Professionals' reports ask for the child's full name and birth date."
+    )
     nlu_threads: int = Field(default=1, ge=0, le=64, description="Threads for the NLU model; 0: every core.")
     default_language: str = "sv"
     languages: str = ",".join(SUPPORTED_LANGUAGES)

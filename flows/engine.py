@@ -24,7 +24,13 @@ MAX_TRANSITIONS = 500
 SHORT_LANGUAGE_LIST = 4  # languages shown before "More languages"
 MORE_CODE = "more_languages"
 LANG_PREFIX = "lang:"  # a language button that works at any point: "lang:ar"
-COMMAND_FLOWS = {"help": "help", "language": "language", "delete": "delete", "restart": "restart"}
+COMMAND_FLOWS = {
+    "help": "help",
+    "language": "language",
+    "delete": "delete",
+    "restart": "restart",
+    "professional": "professional",
+}
 
 SORRY = N_("Sorry, I did not understand that.")
 SORRY_AGAIN = N_(
@@ -35,6 +41,12 @@ PAUSED = N_("We have paused. Your answers are saved. Write anything when you wan
 THANKS = N_("Thank you.")
 EXPLAIN = N_("Explain more")
 WHAT_DOES_IT_MEAN = N_("What does it mean?")
+UNIT_UNKNOWN = N_("I do not know which one that is")
+UNIT_NOT_FOUND = N_("I could not find that unit. Please check the name, or choose that you do not know it.")
+UNIT_WHICH = N_("Several units fit. Which one do you mean?")
+NO_CODE = N_("I have no code")
+CODE_WRONG = N_("That code does not work. It may be too old. Make a new code in the desk and try again.")
+UNIT_PREFIX = "unit:"  # a button for one of several units the words fit
 SKIP = N_("Skip")
 GENERIC_EXPLAIN = N_("Choose the answer that fits best. If you are not sure, choose Don't know.")
 COMMENT_PROMPT = N_("Do you want to tell us more? Write a few words in your own language. Or choose Skip.")
@@ -172,6 +184,13 @@ class Engine:
             buttons = [Button(c.code, Msg(c.label)) for c in step.choices]
         elif step.kind == "scale":
             buttons = [Button(s.value, Msg(SCALE_LABELS[s])) for s in (*RATINGS, Scale.DONT_KNOW)]
+        elif step.kind == "unit":
+            buttons = [
+                Button(f"{UNIT_PREFIX}{code}", Msg(name, kind="name")) for code, name in _candidates(state)
+            ]
+            buttons.append(Button("skip", Msg(UNIT_UNKNOWN)))
+        elif step.kind == "code":
+            buttons = [Button("skip", Msg(NO_CODE))]
         elif step.kind == "language":
             buttons = [Button(code, Msg(code, kind="language")) for code in self.language_order(state)]
             if len(buttons) < len(self.languages):
@@ -188,6 +207,16 @@ class Engine:
         )
         # where typing is the answer, Skip stays the first button
         return [*buttons, *skip, *explain] if step.kind in ("text", "age") else [*buttons, *explain, *skip]
+
+
+MAX_UNITS = 6  # buttons for units the words fit; more, and the professional types more of the name
+
+
+def _candidates(state: State) -> list[tuple[str, str]]:
+    saved = state.vars.get("unit_candidates")
+    if not isinstance(saved, str) or not saved:
+        return []
+    return [tuple(line.split("\t", 1)) for line in saved.splitlines() if "\t" in line]  # type: ignore[misc]
 
 
 class _Run:
@@ -212,6 +241,9 @@ class _Run:
         elif not state.started or not state.stack:
             # First contact (or a flow that has ended): begin; the first words only open it.
             state.started, state.paused, state.finished = True, False, False
+            if isinstance(event, ev.Command) and event.name == "professional" and not state.stack:
+                self.command(event.name)  # a professional's first words: their part, not the parents'
+                return
             if not state.stack:
                 state.stack = [Frame(flow=self.engine.main, step=self.engine.flows[self.engine.main].start)]
             self.enter()
@@ -293,11 +325,18 @@ class _Run:
             handled = True
         elif isinstance(event, ev.Age) and step.kind == "age":
             handled = self.age(step, event)
+        elif isinstance(event, ev.UnitFound) and step.kind == "unit":
+            handled = self.unit(step, event)
+        elif isinstance(event, ev.Verified) and step.kind == "code":
+            handled = self.verified(step, event)
         if not handled:
             self.miss(step)
         return handled
 
     def choose(self, step: Step, code: str) -> bool:
+        if code == "skip" and step.kind == "code":
+            self.go(self.flow.following(step))
+            return True
         if code == "skip" and (step.kind == "scale" or (step.kind in ("text", "age") and step.optional)):
             if step.kind == "scale":
                 self.record(step, Scale.SKIPPED)
@@ -367,6 +406,35 @@ class _Run:
             return True
         self.set_var("child.age_years", event.years)
         self.set_var("child.age_months", months)
+        self.go(self.flow.following(step))
+        return True
+
+    def unit(self, step: Step, event: ev.UnitFound) -> bool:
+        """The directory's answer to the unit a professional named (or to "I do not know")."""
+        self.state.misses = 0
+        if event.contact is not None:
+            self.state.vars["unit_candidates"] = None
+            for name in ev.CONTACT_FIELDS:
+                self.set_var(f"contact.{name}", event.contact.get(name) or None)
+            self.go(self.flow.following(step))
+        elif event.candidates:
+            self.state.vars["unit_candidates"] = "\n".join(
+                f"{c}\t{n}" for c, n in event.candidates[:MAX_UNITS]
+            )
+            self.say(UNIT_WHICH)
+            self.ask(step)
+        else:
+            self.say(UNIT_NOT_FOUND)
+            self.ask(step)
+        return True
+
+    def verified(self, step: Step, event: ev.Verified) -> bool:
+        if event.staff_name is None:
+            self.say(CODE_WRONG)
+            self.ask(step)
+            return True
+        self.set_var("staff_verified", "yes")
+        self.set_var("verified_name", event.staff_name)
         self.go(self.flow.following(step))
         return True
 
@@ -453,7 +521,7 @@ class _Run:
                 meaning = INDICATORS[step.indicator].meaning if step.indicator else ""
                 self.say(step.text or meaning)
                 target = self.flow.following(step)
-            elif step.kind in ("choice", "scale", "text", "age", "language"):
+            elif step.kind in ("choice", "scale", "text", "age", "language", "unit", "code"):
                 self.ask(step)
                 return
             elif step.kind == "branch":
@@ -493,6 +561,13 @@ class _Run:
                 self.effects.append(
                     ev.RaiseConcern("urgent", "danger_signal", "urgent" if urgent else "high", shared)
                 )
+            elif action == "report":
+                saved = {
+                    k.removeprefix("pro."): str(v)
+                    for k, v in self.state.vars.items()
+                    if k.startswith("pro.") and v
+                }
+                self.effects.append(ev.FileReport(saved, self.state.lang))
             elif action == "reply":
                 text = self.state.vars.get("reply_text")
                 if isinstance(text, str) and text:
@@ -540,7 +615,7 @@ class _Run:
             buttons: tuple[Button, ...] = (Button("skip", Msg(SKIP)),)
             return Reply(Msg(prompt, self.params()), buttons, step.id, accepts_text=True, flow=frame.flow)
         buttons = tuple(self.engine._buttons(step, self.state))
-        free = step.kind in ("text", "age")
+        free = step.kind in ("text", "age", "unit", "code")
         text = Msg(step.text or "", self.params())
         return Reply(text, buttons, step.id, accepts_text=free, flow=frame.flow)
 

@@ -16,11 +16,12 @@ Param: TypeAlias = "str | int | Msg | tuple[Msg, ...]"
 
 @dataclass(frozen=True)
 class Msg:
-    """A message id with parameters. kind 'language' renders a language's own name."""
+    """A message id with parameters. kind 'language' renders a language's own name; kind 'name' is
+    a name from the directory, shown as it is written (never translated)."""
 
     id: str
     params: Mapping[str, Param] = field(default_factory=dict)
-    kind: Literal["text", "language"] = "text"
+    kind: Literal["text", "language", "name"] = "text"
     plural: str | None = None  # the plural message id (NP_): forms chosen by the parameter `n`
 
     @classmethod
@@ -77,8 +78,26 @@ class Age:
 
 
 @dataclass(frozen=True)
+class UnitFound:
+    """What the directory says of the unit a professional named (the service looks it up).
+
+    `candidates`: (code, name) of the units the words fit, when they fit several (or none: empty).
+    `contact`: the unit, and whom to contact there (see CONTACT_FIELDS), once it is known."""
+
+    candidates: tuple[tuple[str, str], ...] = ()
+    contact: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A one-time code from the desk was given: `staff_name` when it linked this chat, else None."""
+
+    staff_name: str | None
+
+
+@dataclass(frozen=True)
 class Command:
-    name: Literal["help", "language", "pause", "restart", "mydata", "delete", "start", "talk"]
+    name: Literal["help", "language", "pause", "restart", "mydata", "delete", "start", "talk", "professional"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +105,13 @@ class NotUnderstood:
     text: str
 
 
-Event = Start | Choice | Text | Age | Command | NotUnderstood
-COMMANDS = ("help", "language", "pause", "restart", "mydata", "delete", "start", "talk")
+Event = Start | Choice | Text | Age | UnitFound | Verified | Command | NotUnderstood
+COMMANDS = ("help", "language", "pause", "restart", "mydata", "delete", "start", "talk", "professional")
+# What a UnitFound contact holds (flow texts read them as {contact_<field>}).
+CONTACT_FIELDS = (
+    "unit_code", "unit_name", "unit_phone", "unit_email", "office_hours",
+    "person", "title", "phone", "email",
+)  # fmt: skip
 
 
 # ---- effects ------------------------------------------------------------
@@ -152,6 +176,14 @@ class AnswerStaff:
 
 
 @dataclass(frozen=True)
+class FileReport:
+    """A verified professional hands a concern to the named person (the service checks the link)."""
+
+    fields: Mapping[str, str]  # role, age, urgency, seen, when, identity (as the flow saved them)
+    language: str
+
+
+@dataclass(frozen=True)
 class Restart:
     """Close this conversation and begin a new one (for example for another child)."""
 
@@ -166,4 +198,5 @@ Effect = (
     | Erase
     | Restart
     | AnswerStaff
+    | FileReport
 )

@@ -176,7 +176,7 @@ def _check_kind(step: Step, path: Path, lines: dict[Path_, int], at: Path_) -> N
         if not ok:
             raise FlowError(path, _line(lines, at), f"step '{step.id}' ({step.kind}): {message}")
 
-    if step.kind in ("choice", "scale", "text", "age", "language"):
+    if step.kind in ("choice", "scale", "text", "age", "language", "unit", "code"):
         need(step.text is not None, "needs 'text'")
     if step.kind == "say":
         need(step.text is not None or step.indicator is not None, "needs 'text' or 'indicator'")

@@ -11,10 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows.events import CONTACT_FIELDS
 from flows.wellbeing import Indicator, Priority, Scale
 
-StepKind = Literal["say", "choice", "scale", "text", "age", "language", "branch", "action", "end"]
-Action = Literal["summary", "pause", "mydata", "erase", "decline", "restart", "finish", "reply", "alert"]
+StepKind = Literal[
+    "say", "choice", "scale", "text", "age", "language", "unit", "code", "branch", "action", "end"
+]  # fmt: skip
+Action = Literal[
+    "summary", "pause", "mydata", "erase", "decline", "restart", "finish", "reply", "alert", "report"
+]  # fmt: skip
 
 CODE_PATTERN = r"^[a-z0-9_]{1,24}$"
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,59}$"
@@ -28,6 +33,15 @@ STAFF_VARS = ("staff_name", "reply_concern")
 SAFETY_VARS = ("risk_level", "risk_categories")
 # Set by the conversation service: languages to offer first, and one the family seems to write.
 LANGUAGE_VARS = ("language_hints", "all_languages", "languages_offered")
+# The professional flow: the directory's answer (a `unit` step), the desk link (a `code` step or
+# the service, for a chat already linked), and whether the municipality wants the child's identity.
+PROFESSIONAL_VARS = (
+    *(f"contact.{name}" for name in CONTACT_FIELDS),
+    "unit_candidates",
+    "staff_verified",
+    "verified_name",
+    "ask_child_identity",
+)
 # Values the service passes in from configuration (phone numbers, the municipality).
 CONTEXT_VARS = (
     "phone_emergency",
@@ -48,6 +62,7 @@ BUILTIN_VARS = (
     *CHILD_FIELDS,
     *INVITATION_VARS,
     *STAFF_VARS,
+    *PROFESSIONAL_VARS,
     *SAFETY_VARS,
     *LANGUAGE_VARS,
     *CONTEXT_VARS,

@@ -25,6 +25,7 @@ COMMAND_INTENTS = {
     "command_pause": "pause",
     "command_mydata": "mydata",
     "command_restart": "restart",
+    "command_professional": "professional",
 }
 SLASH_COMMANDS = {
     "start": "start",
@@ -34,6 +35,7 @@ SLASH_COMMANDS = {
     "mydata": "mydata",
     "delete": "delete",
     "restart": "restart",
+    "professional": "professional",
 }
 # Which examples also stand for a choice code on screen.
 CODE_INTENTS = {

@@ -31,6 +31,7 @@ OUTCOMES: Final = (
 EVENT_KINDS: Final = (
     "created",
     "signal",
+    "report",
     "routed",
     "reason_added",
     "acknowledged",

@@ -36,6 +36,7 @@ COMMANDS = (
     ("pause", N_("Pause and go on later")),
     ("mydata", N_("See everything we saved")),
     ("delete", N_("Delete my answers")),
+    ("professional", N_("I work with children")),
 )
 
 

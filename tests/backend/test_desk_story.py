@@ -187,3 +187,35 @@ async def test_staff_read_the_same_definitions_as_families(desk: Desk, directory
     assert page.status_code == 200 and 'aria-current="page"' in page.text
     text = html.unescape(page.text)
     assert all(term.name in text and term.definition in text for term in TERMS.values())
+
+
+async def test_a_professionals_report_reaches_the_named_persons_queue_and_page(desk: Desk, directory) -> None:
+    from storage import chat_links
+    from storage.desk import Staff as StaffRow
+
+    async with desk.service.sessions() as session, session.begin():
+        teacher = StaffRow(
+            email="t@solrosen.se", name="Tove", role="unit_lead", unit_id=directory["preschool"]
+        )
+        session.add(teacher)
+        await session.flush()
+        code = await chat_links.new_code(session, teacher.id)
+    pro = ("console", "tove-chat")
+    for fields in (
+        {"command": "professional"}, {"choice": "worried"}, {"choice": "preschool"}, {"choice": "small"},
+        {"text": "Solrosens förskola"}, {"text": code}, {"choice": "yes"},
+        {"text": "Hon kommer hungrig varje morgon och har inga vinterkläder"}, {"text": "Två veckor"},
+    ):  # fmt: skip
+        await desk.service.handle(IncomingMessage(*pro, language_hint="sv", **fields))  # type: ignore[arg-type]
+    async with desk.service.sessions() as session:
+        concern_id = (await session.scalars(sa.select(Concern.id))).one()
+
+    await desk.sign_in("a@bvc.se")
+    queue = await desk.client.get("/queue/mine")
+    page = await desk.client.get(f"/concerns/{concern_id}")
+
+    assert f"/concerns/{concern_id}" in queue.text
+    assert "A professional reports a worry" in page.text
+    assert "Reported by Tove, preschool at Solrosens förskola." in page.text
+    assert "Cared for (nurtured)" in page.text.split("Reported by Tove")[1].split("</")[0]
+    assert "Hon kommer hungrig varje morgon" in page.text  # decrypted for the named person

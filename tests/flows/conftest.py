@@ -16,7 +16,7 @@ from flows.loader import FLOWS_DIR, load_flows
 from flows.state import State
 
 LANGUAGES = ("sv", "en", "ar")
-COMMAND_FLOWS = ("help", "language", "delete", "restart")
+COMMAND_FLOWS = ("help", "language", "delete", "restart", "professional")
 
 
 @dataclass

@@ -42,6 +42,7 @@ def test_the_real_flows_load() -> None:
 
     assert set(flows) == {
         "mapping",
+        "professional",
         "help",
         "language",
         "delete",
