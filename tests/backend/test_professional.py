@@ -164,3 +164,28 @@ async def test_an_already_linked_chat_is_not_asked_for_a_code(
     answer = await say(desk_service, "pro", text="BVC Centrum")
 
     assert answer[-1] == "Do you want to hand this worry to the named person now?"
+
+
+async def test_the_childs_identity_is_asked_only_where_the_municipality_wants_it(
+    desk_service, directory, session_factory
+) -> None:
+    async with session_factory() as session, session.begin():
+        code = await chat_links.new_code(session, directory["nurse_b"])
+    await ask_about(desk_service, "pro", unit="solrosen")
+    await say(desk_service, "pro", text=code)
+    await say(desk_service, "pro", choice="yes")
+    await say(desk_service, "pro", text="Han har blåmärken på armarna")
+    filed = await say(desk_service, "pro", text="I morse")
+    assert filed[0].startswith("Thank you.")  # no question about who the child is
+
+    desk_service.settings = desk_service.settings.model_copy(update={"professional_child_identity": True})
+    await ask_about(desk_service, "pro", unit="solrosen")
+    await say(desk_service, "pro", choice="yes")  # this chat is linked now: no code asked
+    await say(desk_service, "pro", text="Hon säger att hon inte får äta hemma")
+    asked = await say(desk_service, "pro", text="I går")
+    assert asked[-1].startswith("Your municipality asks for the child's full name and date of birth.")
+    await say(desk_service, "pro", text="Sara Ek 2021-03-04")
+    async with session_factory() as session:
+        reports = list(await session.scalars(sa.select(ConcernEvent).where(ConcernEvent.kind == "report")))
+    assert [r.data["child_identity"] for r in reports] == [False, True]
+    assert "Sara Ek 2021-03-04" in (reports[1].body or "")
