@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend import admin, api, chat_link, web
+from backend import admin, api, chat_link, web, webchat
 from backend.casework import DeskError
 from backend.desk_app import STATIC, build_desk_app, staff_language
 from bot.settings import Settings
@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith(("/api/", "/chat/api/")):
             return await request_validation_exception_handler(request, exc)
         return _error_page(request, 404, *NOT_FOUND)  # a malformed address on a page: nothing there
 
@@ -109,6 +109,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
 
     app.include_router(web.router)
     app.include_router(chat_link.router)
+    app.include_router(webchat.router)
     app.include_router(admin.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

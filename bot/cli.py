@@ -99,8 +99,9 @@ def telegram() -> None:
 @main.command(help="Make an invitation for families: a Telegram link and a QR code to print.")
 @click.option("--unit", "unit", required=True, help="The inviting unit's code (preschool or BVC).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help="Where to write the PNG.")
+@click.option("--web", is_flag=True, help="Link to the web chat (HJULET_PUBLIC_URL/chat), not Telegram.")
 @friendly
-def invite(unit: str, out: str | None) -> None:
+def invite(unit: str, out: str | None, web: bool) -> None:
     from pathlib import Path
 
     from bot.invitations import InvitationError, sign, telegram_link, write_qr_png
@@ -111,8 +112,10 @@ def invite(unit: str, out: str | None) -> None:
         payload = sign(load_or_create_secret(settings.key_file), unit)
     except InvitationError as exc:
         raise click.BadParameter(str(exc), param_hint="--unit") from exc
-    username = settings.telegram_bot_username or _bot_username(settings)
-    link = telegram_link(username, payload)
+    if web:
+        link = f"{settings.public_url.rstrip('/')}/chat?invite={payload}"
+    else:
+        link = telegram_link(settings.telegram_bot_username or _bot_username(settings), payload)
     path = write_qr_png(link, Path(out or f"invite-{unit}.png"))
     click.echo(link)
     click.echo(f"QR code: {path}", err=True)

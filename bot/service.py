@@ -665,7 +665,8 @@ class ConversationService:
         shown_role: ev.Param = role or Msg(ROLES.get(role_code, ROLES["named_person"]))  # a title as written
         header = Msg(FROM_STAFF, {"name": staff_name, "role": shown_role, "unit": unit})
         words = OutgoingReply(f"{self.catalogs.render(header, lang)}\n\n{text}", rtl=is_rtl(lang))
-        address = user.address or (CONSOLE_ADDRESS if user.channel == "console" else None)
+        # the console and the web chat fetch what waits for them (`waiting`) when the family is there
+        address = user.address or (CONSOLE_ADDRESS if user.channel in ("console", "web") else None)
         if address is None:
             return False
         message = IncomingMessage(channel=user.channel, user_id="", address=address)
@@ -673,6 +674,12 @@ class ConversationService:
             session, message, user.pseudonym, user.id, [words, *self._render(outcome, _Applied())]
         )
         return True
+
+    async def language_of(self, channel: str, user_id: str) -> str | None:
+        """The language a user chose, if they have been here before."""
+        async with self.sessions() as session:
+            user = await Store(session).get_user(channel, pseudonym(self.secret, channel, user_id))
+        return user.language if user is not None else None
 
     async def waiting(self, channel: str, user_id: str) -> list[OutgoingReply]:
         """Messages waiting for a user who is reached only when they are here (the console)."""

@@ -205,13 +205,17 @@ ROUTES: Final[dict[tuple[str, str], Route]] = {
     ),
     ("POST", "/logout"): Route("staff", (_form("/logout", goes_to="/login"),)),
 }
-# Routes with rules of their own, tested elsewhere: the spec, signing in, Telegram's webhook, files.
+# Routes with rules of their own, tested elsewhere: the spec, signing in, Telegram's webhook, files,
+# the family web chat.
 OWN_RULES: Final = {
     ("GET", "/openapi.json"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/telegram/webhook"),
     ("MOUNT", "/static"),
+    ("GET", "/chat"),  # the family web chat: no staff session, its own cookie (tests/backend/test_webchat.py)
+    ("POST", "/chat/api/messages"),
+    ("GET", "/chat/api/waiting"),
 }
 
 
