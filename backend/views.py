@@ -11,7 +11,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend import policy
+from backend import policy, wheel
 from backend.casework import Casework, NotFound
 from bot.i18n import Catalogs, babel_locale, language_name
 from flows.events import Msg
@@ -73,6 +73,8 @@ ROLES_AT_WORK: Final = {
     "leisure": S_("leisure or sport"),
     "other": S_("other work with children"),
 }
+WHEEL_TITLE: Final = S_("The family's wheel")
+NOT_RATED: Final = S_("Not answered")
 SIGNALS: Final = {
     "violence": S_("violence"),
     "sexual_abuse": S_("sexual abuse"),
@@ -121,6 +123,7 @@ class ConcernPage:
     units: list[tuple[int, str]] = field(default_factory=list)
     can_work: bool = False
     outcome: str | None = None
+    wheel: str | None = None  # the family's wheel as SVG markup (built here, from codes only)
 
 
 @dataclass
@@ -165,6 +168,7 @@ class Views:
         )
         if shared and concern.conversation_id is not None:
             page.answers = await self._answers(session, concern.conversation_id, lang)
+            page.wheel = await self._wheel(session, concern.conversation_id, lang) if page.answers else None
         for event in await Concerns(session).events(concern.id):
             page.timeline.append(self._line(event, lang, names, units))
         if concern.unit_id is not None:
@@ -188,6 +192,18 @@ class Views:
             return None
         invited = next((u.name for u in units.values() if u.code == child.unit_code), None)
         return invited or child.unit_text
+
+    async def _wheel(self, session: AsyncSession, conversation_id: int, lang: str) -> str:
+        answers = await Store(session).answers_for_conversation(conversation_id)
+        names = {
+            "good": self.t(STAFF_SCALE_LABELS[Scale.GOOD], lang),
+            "some_worries": self.t(STAFF_SCALE_LABELS[Scale.SOME_WORRIES], lang),
+            "worried": self.t(STAFF_SCALE_LABELS[Scale.WORRIED], lang),
+            "unknown": self.t(NOT_RATED, lang),
+        }
+        labels = {part: self.t(INDICATORS[part].name, lang) for part in Indicator}
+        worst = wheel.states((a.indicator, a.code) for a in answers)
+        return wheel.wheel_svg(worst, labels, names, self.t(WHEEL_TITLE, lang))
 
     async def _answers(
         self, session: AsyncSession, conversation_id: int, lang: str

@@ -108,6 +108,8 @@ async def test_the_named_person_works_a_concern_from_arrival_to_closing(desk: De
     page = await desk.client.get(f"/concerns/{concern_id}")
     assert "Does your child feel safe and calm at home?" in page.text and "Worried" in page.text
     assert "She is scared of the dark" in page.text and "in English" in page.text
+    wheel = page.text.split('<figure class="wheel">')[1].split("</figure>")[0]  # the family's wheel
+    assert 'class="slice worried" data-indicator="safe"' in wheel and "Safe: Worried" in wheel
 
     csrf = await desk.csrf(f"/concerns/{concern_id}")
     assert (await desk.client.post(f"/concerns/{concern_id}/acknowledge", data={})).status_code == 400
