@@ -14,13 +14,16 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Cookie, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from backend import wheel
 from bot.i18n import is_rtl
 from bot.service import IncomingMessage, OutgoingReply
+from flows.engine import WHEEL_TITLE
 from flows.events import Msg
 from flows.i18n import N_
+from flows.wellbeing import INDICATORS, SCALE_LABELS, Indicator, Scale
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "hjulet_chat"
@@ -29,6 +32,7 @@ CHANNEL = "web"
 WRITE_HERE = N_("Write here")
 SEND = N_("Send")
 CONVERSATION = N_("Conversation")
+NOT_ANSWERED = N_("Not answered")
 
 
 class Sent(BaseModel):
@@ -128,6 +132,29 @@ async def chat_message(
             secure=desk.secure_cookies, path="/chat",
         )  # fmt: skip
     return response
+
+
+@router.get("/chat/api/wheel")
+async def chat_wheel(request: Request, hjulet_chat: Annotated[str | None, Cookie()] = None) -> Response:
+    """This family's wheel as SVG, labelled in their language (from the codes they answered)."""
+    if not _valid(hjulet_chat):
+        raise HTTPException(404, "no conversation")
+    assert hjulet_chat is not None
+    service = _desk(request).service
+    lang, answers = await service.latest_answers(CHANNEL, hjulet_chat)
+
+    def say(text: str) -> str:
+        return service.catalogs.render(Msg(text), lang)
+
+    names = {
+        "good": say(SCALE_LABELS[Scale.GOOD]),
+        "some_worries": say(SCALE_LABELS[Scale.SOME_WORRIES]),
+        "worried": say(SCALE_LABELS[Scale.WORRIED]),
+        "unknown": say(NOT_ANSWERED),
+    }
+    labels = {part: say(INDICATORS[part].name) for part in Indicator}
+    svg = wheel.wheel_svg(wheel.states(answers), labels, names, say(WHEEL_TITLE))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/chat/api/waiting")

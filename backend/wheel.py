@@ -3,7 +3,9 @@
 Readable without colour: each state has its own fill pattern and symbol as well as its colour
 (colours from the Okabe-Ito set, and lightness at least 0.05 apart, so grey-scale keeps them apart), and the
 picture carries a text description for screen readers. Labels come in the viewer's language; the
-caller passes them in (this module translates nothing and reads no database).
+caller passes them in (this module translates nothing and reads no database). The layout is the same
+in right-to-left pages (`direction="ltr"` keeps labels anchored outside the wheel); each label's own
+words still read in their direction.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def wheel_svg(
         texts.append(
             f'<text x="{lx:.1f}" y="{ly:.1f}" class="label" text-anchor="{anchor}" '
             f'dominant-baseline="central" '
-            f'font-size="14" fill="#1d2430">{escape(labels.get(part, part.value))}</text>'
+            f'font-size="17" fill="#1d2430">{escape(labels.get(part, part.value))}</text>'
         )
         described.append(f"{labels.get(part, part.value)}: {state_names.get(state, state)}")
     legend = []
@@ -119,13 +121,13 @@ def wheel_svg(
         fill = f"url(#{look.pattern})" if look.pattern else look.colour
         legend.append(
             f'<rect x="20" y="{y}" width="20" height="20" fill="{fill}" stroke="#1d2430"/>'
-            f'<text x="50" y="{y + 10}" dominant-baseline="central" font-size="14" fill="#1d2430">'
+            f'<text x="50" y="{y + 10}" dominant-baseline="central" font-size="16" fill="#1d2430">'
             f"{escape(look.symbol)} {escape(state_names.get(state, state))}</text>"
         )
     height = SIZE + 12 + 4 * 26
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-labelledby="wheel-title wheel-desc" class="wheel">'
+        f'aria-labelledby="wheel-title wheel-desc" class="wheel" direction="ltr">'
         f'<title id="wheel-title">{escape(title)}</title>'
         f'<desc id="wheel-desc">{escape(". ".join(described))}.</desc>'
         f"{_defs()}{''.join(slices)}{''.join(texts)}{''.join(legend)}</svg>"

@@ -49,8 +49,8 @@ class Console:
 
     def show(self, replies: list[OutgoingReply]) -> None:
         for reply in replies:
-            if reply.kind == "answered":
-                continue  # the answer is already on the screen, where it was typed
+            if reply.kind in ("answered", "wheel"):
+                continue  # the answer is already on the screen; a terminal shows no picture
             self.stdout.write(render(reply) + "\n")
             if reply.buttons:
                 self.buttons = reply.buttons if not reply.accepts_text else ()

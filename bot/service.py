@@ -94,7 +94,7 @@ class IncomingMessage:
     invite: str | None = None  # a signed invitation payload (see bot.invitations)
 
 
-ReplyKind = Literal["message", "answered", "notice"]
+ReplyKind = Literal["message", "answered", "notice", "wheel"]
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,8 @@ class ConversationService:
         assert message.address is not None
         outbox = Outbox(session)
         for reply in replies:
-            if reply.kind == "notice":
-                continue  # shown by the channel at once (a short note on a press), not a message
+            if reply.kind in ("notice", "wheel"):
+                continue  # a note shown at once; a picture the channel cannot show (Telegram, for now)
             await outbox.add(
                 channel=message.channel,
                 chat_key=chat_key,
@@ -612,7 +612,7 @@ class ConversationService:
             if extra:
                 text = "\n".join([text, *extra])
             buttons = tuple((b.code, self.catalogs.render(b.label, lang)) for b in reply.buttons)
-            kind: ReplyKind = "answered" if reply.kind == "answered" else "message"
+            kind: ReplyKind = reply.kind if reply.kind in ("answered", "wheel") else "message"
             out.append(
                 OutgoingReply(
                     text,
@@ -680,6 +680,17 @@ class ConversationService:
         async with self.sessions() as session:
             user = await Store(session).get_user(channel, pseudonym(self.secret, channel, user_id))
         return user.language if user is not None else None
+
+    async def latest_answers(self, channel: str, user_id: str) -> tuple[str, list[tuple[str | None, str]]]:
+        """The user's language and the (indicator, code) of their newest conversation's answers."""
+        async with self.sessions() as session:
+            store = Store(session)
+            user = await store.get_user(channel, pseudonym(self.secret, channel, user_id))
+            if user is None:
+                return self.settings.default_language, []
+            conversation = await store.latest_conversation(user.id)
+            answers = await store.answers_for_conversation(conversation.id) if conversation else []
+        return user.language or self.settings.default_language, [(a.indicator, a.code) for a in answers]
 
     async def waiting(self, channel: str, user_id: str) -> list[OutgoingReply]:
         """Messages waiting for a user who is reached only when they are here (the console)."""

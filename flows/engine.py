@@ -52,6 +52,7 @@ GENERIC_EXPLAIN = N_("Choose the answer that fits best. If you are not sure, cho
 COMMENT_PROMPT = N_("Do you want to tell us more? Write a few words in your own language. Or choose Skip.")
 AGE_AGAIN = N_("Please write the age with numbers, for example 3 years 4 months.")
 SUMMARY_TITLE = N_("Here is a short summary of your answers.")
+WHEEL_TITLE = N_("Your child's wheel")
 SUMMARY_GOOD = N_("Going well: {indicators}.")
 SUMMARY_SOME = N_("Some worries: {indicators}.")
 SUMMARY_WORRIED = N_("Worried: {indicators}.")
@@ -639,6 +640,7 @@ class _Run:
         names = tuple(Msg(INDICATORS[i].name) for i in Indicator if worst.get(i) == Scale.WORRIED)
         if names:
             self.say(SUMMARY_WORRIED, indicators=names)
+        self.replies.append(Reply(Msg(WHEEL_TITLE), kind="wheel"))
 
     # ---- variables and concern rules ------------------------------------
 

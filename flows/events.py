@@ -42,12 +42,13 @@ class Reply:
 
     kind "mydata": the service adds the stored answers. kind "answered": the question `text` was just
     answered (with `buttons`, the one chosen, if any); a channel closes that question's buttons.
+    kind "wheel": the family's wheel as a picture, where the channel can show one (`text`: its title).
     """
 
     text: Msg
     buttons: tuple[Button, ...] = ()
     step: str | None = None  # the question these buttons answer
-    kind: Literal["message", "mydata", "answered"] = "message"
+    kind: Literal["message", "mydata", "answered", "wheel"] = "message"
     accepts_text: bool = False  # free words are welcome here (a name, an age, a comment)
     flow: str | None = None  # the flow of `step`: step ids are unique only within a flow
 

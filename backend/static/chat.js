@@ -40,6 +40,10 @@
       if (reply.kind === "answered") {
         return;  // the question was answered: its buttons are closed when pressed
       }
+      if (reply.kind === "wheel") {
+        showWheel(reply.text);
+        return;
+      }
       const item = say(reply.text, "bot");
       if (reply.buttons.length) {
         closeChoices(null);
@@ -60,6 +64,26 @@
       }
     });
     scrollToEnd();
+  }
+
+  // The family's wheel: an SVG made by the server from their answers, in their language.
+  function showWheel(title) {
+    const item = document.createElement("li");
+    item.className = "bot";
+    const figure = document.createElement("figure");
+    figure.className = "wheel";
+    item.appendChild(figure);
+    log.appendChild(item);
+    fetch("/chat/api/wheel", { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.text() : "";
+    }).then(function (text) {
+      const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+      if (svg && svg.nodeName === "svg") {
+        figure.appendChild(document.importNode(svg, true));
+      } else {
+        figure.textContent = title;
+      }
+    });
   }
 
   function scrollToEnd() {

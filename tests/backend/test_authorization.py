@@ -216,6 +216,7 @@ OWN_RULES: Final = {
     ("GET", "/chat"),  # the family web chat: no staff session, its own cookie (tests/backend/test_webchat.py)
     ("POST", "/chat/api/messages"),
     ("GET", "/chat/api/waiting"),
+    ("GET", "/chat/api/wheel"),
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from backend.wheel import states
 from bot.invitations import sign
 from storage import load_or_create_secret
 from storage.desk import ConcernEvent
@@ -42,6 +43,9 @@ def codes(data: dict[str, Any]) -> list[str]:
     return [code for code, _ in shown[-1]["buttons"]] if shown else []
 
 
+summary_replies: list[dict[str, Any]] = []
+
+
 async def whole_conversation(browser: httpx.AsyncClient, lang: str) -> dict[str, Any]:
     data = await post(browser, start=True)
     if lang not in codes(data):
@@ -59,6 +63,7 @@ async def whole_conversation(browser: httpx.AsyncClient, lang: str) -> dict[str,
             data = await post(browser, text="ينام قليلا" if lang == "ar" else "hon sover dåligt")
         elif "no" in shown:
             data = await post(browser, choice="no")
+            summary_replies[:] = data["replies"]
         else:
             return data
     return data
@@ -68,14 +73,21 @@ async def whole_conversation(browser: httpx.AsyncClient, lang: str) -> dict[str,
 async def test_a_family_goes_through_the_conversation_in_the_web_chat(app: FastAPI, lang: str) -> None:
     async with client(app) as browser:
         last = await whole_conversation(browser, lang)
-
+        picture = await browser.get("/chat/api/wheel")
         cookie = next(c for c in browser.cookies.jar if c.name == "hjulet_chat")
     assert last["lang"] == lang and last["dir"] == ("rtl" if lang == "ar" else "ltr")
     assert all(reply["rtl"] == (lang == "ar") for reply in last["replies"])
     assert cookie.has_nonstandard_attr("HttpOnly") and cookie.path == "/chat"
     async with app.state.desk.service.sessions() as session:
-        stored = list(await session.scalars(sa.select(Answer.code)))
+        rows = (await session.execute(sa.select(Answer.indicator, Answer.code))).all()
+    stored = [code for _, code in rows]
     assert len(stored) == 18 and stored.count("worried") == 3
+    # the picture shows what was answered, in the family's language
+    assert picture.headers["content-type"].startswith("image/svg+xml")
+    assert any(reply["kind"] == "wheel" for reply in summary_replies)
+    for indicator, state in states((i, c) for i, c in rows).items():
+        assert f'class="slice {state}" data-indicator="{indicator.value}"' in picture.text
+    assert ("عجلة طفلك" if lang == "ar" else "Ditt barns hjul") in picture.text
 
 
 async def test_the_same_device_goes_on_where_it_left_off(app: FastAPI) -> None:
@@ -171,7 +183,21 @@ async def test_the_web_chat_in_chromium_with_axe(app: FastAPI, chromium: Any, la
         direction = await page.evaluate("document.documentElement.dir")
         found = _violations((await Axe().run(page)).response)
 
+        def button(code: str) -> Any:
+            return page.locator(f'.choices button[data-code="{code}"]:not([disabled])').last
+
+        await button("skip").click()  # no unit named
+        for _ in range(18):  # every wheel question: "it goes well"
+            await button("good").click()
+        await button("no").click()  # talk to someone? not now
+        await page.locator("figure.wheel svg").wait_for()
+        slices = await page.locator("figure.wheel path.slice.good").count()
+        await page.locator("figure.wheel").scroll_into_view_if_needed()
+        await page.screenshot(path=str(SCREENSHOTS / f"webchat-wheel-{lang}.png"))
+        found += _violations((await Axe().run(page)).response)
+
     assert direction == ("rtl" if lang == "ar" else "ltr")
+    assert slices == 8  # all eight parts went well
     assert found == []
 
 

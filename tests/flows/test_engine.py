@@ -24,6 +24,7 @@ from flows.engine import (
     SUMMARY_WORRIED,
     THANKS,
     WELCOME_BACK,
+    WHEEL_TITLE,
     Engine,
     EngineError,
 )
@@ -329,7 +330,7 @@ def test_a_choice_runs_its_actions_and_then_goes_to_its_next_step(chat) -> None:
 
     family.send(Choice("summary"))
 
-    assert family.said == [SUMMARY_TITLE, SUMMARY_GOOD, "What now?"]
+    assert family.said == [SUMMARY_TITLE, SUMMARY_GOOD, WHEEL_TITLE, "What now?"]
     assert family.question == "menu"
 
 
@@ -759,8 +760,10 @@ def test_the_summary_lists_strengths_first_then_worries_by_the_worst_answer(chat
         (SUMMARY_GOOD, (Msg("Healthy"),)),
         (SUMMARY_SOME, (Msg("Active"),)),
         (SUMMARY_WORRIED, (Msg("Safe"),)),  # good, then worried: the worry counts
+        (WHEEL_TITLE, None),  # the picture, where the channel can show one
         ("What now?", None),
     ]
+    assert [reply.kind for reply in family.messages].count("wheel") == 1
 
 
 def test_a_summary_without_ratings_says_so(chat) -> None:
@@ -768,7 +771,7 @@ def test_a_summary_without_ratings_says_so(chat) -> None:
 
     answer_all(family, *["dont_know", "skip"] * 3)
 
-    assert family.said == [SUMMARY_TITLE, SUMMARY_NONE, "What now?"]
+    assert family.said == [SUMMARY_TITLE, SUMMARY_NONE, WHEEL_TITLE, "What now?"]
 
 
 def test_finish_marks_the_conversation_done_and_the_final_menu_still_answers(chat) -> None:
