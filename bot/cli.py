@@ -162,6 +162,7 @@ def serve(host: str, port: int) -> None:
     settings = _settings()
     run_upgrade(settings.db_url)  # here, so a broken database stops start-up with one clear line
     click.echo(f"Hjulet desk: http://{host}:{port}/  (Ctrl-C stops it)", err=True)
+    click.echo(f"Web chat for families: http://{host}:{port}/chat", err=True)
     uvicorn.run(
         create_app(settings, migrate=False),
         host=host,
