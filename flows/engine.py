@@ -279,7 +279,7 @@ class _Run:
             self.say(TALK_THANKS)
             self.enter()
         elif name == "mydata":
-            self.replies.append(Reply(Msg(MYDATA), kind="mydata"))
+            self.my_data()
             self.enter()
         elif name == "start":
             self.enter()
@@ -552,7 +552,7 @@ class _Run:
             if action == "summary":
                 self.summary()
             elif action == "mydata":
-                self.replies.append(Reply(Msg(MYDATA), kind="mydata"))
+                self.my_data()
             elif action == "finish":
                 self.state.finished = True
             elif action == "alert":
@@ -619,6 +619,12 @@ class _Run:
         free = step.kind in ("text", "age", "unit", "code")
         text = Msg(step.text or "", self.params())
         return Reply(text, buttons, step.id, accepts_text=free, flow=frame.flow)
+
+    def my_data(self) -> None:
+        """Everything stored, in words (the service adds it), and the wheel where a channel shows one."""
+        self.replies.append(Reply(Msg(MYDATA), kind="mydata"))
+        if self.state.answers:
+            self.replies.append(Reply(Msg(WHEEL_TITLE), kind="wheel"))
 
     def summary(self) -> None:
         worst: dict[Indicator, Scale] = {}

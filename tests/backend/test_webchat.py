@@ -255,3 +255,24 @@ def test_hjulet_invite_makes_a_web_chat_link(tmp_path: Path) -> None:
     payload = sign(load_or_create_secret(tmp_path / "var" / "secret.key"), "solrosen")
     assert done.stdout.strip() == f"https://hjulet.example.se/chat?invite={payload}"
     assert (tmp_path / "qr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_my_data_shows_the_wheel_too(app: FastAPI) -> None:
+    async with client(app) as browser:
+        await post(browser, start=True)
+        for step in (
+            {"choice": "en"},
+            {"choice": "yes"},
+            {"choice": "yes"},
+            {"choice": "skip"},
+            {"text": "3"},
+        ):
+            await post(browser, **step)
+        await post(browser, choice="skip")
+        await post(browser, choice="worried")
+        mine = await post(browser, text="/mydata")
+        picture = await browser.get("/chat/api/wheel")
+
+    assert [r["kind"] for r in mine["replies"]][:2] == ["message", "wheel"]
+    assert "Here is everything we have saved" in mine["replies"][0]["text"]
+    assert 'class="slice worried" data-indicator="safe"' in picture.text

@@ -1070,8 +1070,8 @@ def test_mydata_shows_the_data_and_asks_the_same_question_again(chat) -> None:
 
     family.send(Command("mydata"))
 
-    assert family.messages[0].kind == "mydata"
-    assert family.said == [MYDATA, "Sleeps well?"]
+    assert [m.kind for m in family.messages[:2]] == ["mydata", "wheel"]  # with answers: the picture too
+    assert family.said == [MYDATA, WHEEL_TITLE, "Sleeps well?"]
 
 
 def test_delete_then_no_keeps_the_answers(chat) -> None:
