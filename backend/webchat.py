@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from backend import wheel
-from bot.i18n import is_rtl
+from bot.i18n import is_rtl, offered_language
 from bot.service import IncomingMessage, OutgoingReply
 from flows.engine import WHEEL_TITLE
 from flows.events import Msg
@@ -53,9 +53,8 @@ def _hint(request: Request) -> str | None:
     """The browser's first language that Hjulet offers (Accept-Language), if any."""
     offered = _desk(request).settings.language_list
     for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().split("-")[0].lower()
-        code = {"ku": "kmr", "hr": "bs", "sr": "bs"}.get(code, code)
-        if code in offered:
+        code = offered_language(part.split(";")[0], offered)
+        if code is not None:
             return code
     return None
 

@@ -29,6 +29,18 @@ RTL_LANGUAGES = frozenset({"ar", "fa", "prs", "ckb"})
 BABEL_CODES = {"prs": "fa_AF", "kmr": "ku"}
 
 
+# What apps and browsers call some of our languages: Kurmanji is "ku"; Croatian and Serbian readers
+# get Bosnian (the same Latin-script text).
+LANGUAGE_ALIASES = {"ku": "kmr", "hr": "bs", "sr": "bs"}
+
+
+def offered_language(tag: str | None, offered: tuple[str, ...]) -> str | None:
+    """One of the offered languages for an app's or browser's tag ('sv', 'en-US', 'ku'), if any."""
+    code = (tag or "").split("-")[0].split("_")[0].strip().lower()
+    code = LANGUAGE_ALIASES.get(code, code)
+    return code if code in offered else None
+
+
 def babel_locale(lang: str) -> Locale:
     """The Babel locale of one of our language codes."""
     return Locale.parse(BABEL_CODES.get(lang, lang))

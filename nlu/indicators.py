@@ -14,20 +14,12 @@ from typing import Final
 import numpy as np
 import yaml
 
+from flows.wellbeing import Indicator
 from nlu.embedding import Encoder, windows
 from nlu.risk import RiskAssessment
 
 EXAMPLES: Final = Path(__file__).parent / "data" / "indicators" / "examples.yml"
-INDICATORS: Final = (
-    "safe",
-    "healthy",
-    "achieving",
-    "nurtured",
-    "active",
-    "respected",
-    "responsible",
-    "included",
-)
+INDICATORS: Final = tuple(indicator.value for indicator in Indicator)  # the wheel's codes, in order
 RISK_INDICATORS: Final = {
     "violence": "safe",
     "sexual_abuse": "safe",

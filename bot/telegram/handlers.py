@@ -17,6 +17,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
+from bot.i18n import offered_language
 from bot.service import ConversationService, IncomingMessage, OutgoingReply
 from bot.telegram.delivery import CHANNEL, TelegramSender
 from bot.telegram.render import CallbackCodec, split_text
@@ -27,10 +28,7 @@ MAX_TEXT = 4096
 
 def language_hint(user: User | None, supported: tuple[str, ...]) -> str | None:
     """Telegram's language_code ('sv', 'en-US', 'uk') if it is one of ours."""
-    code = (user.language_code or "").split("-")[0].lower() if user else ""
-    aliases = {"ku": "kmr", "hr": "bs", "sr": "bs"}
-    code = aliases.get(code, code)
-    return code if code in supported else None
+    return offered_language(user.language_code if user else None, supported)
 
 
 class ChatLocks:
