@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from backend.auth import Auth
 from backend.casework import Casework
 from backend.notices import Notifier
+from backend.plans import AssessmentWork, PlanWork
 from backend.views import Views
 from backend.workdays import STOCKHOLM
 from bot.i18n import Catalogs
@@ -42,6 +43,8 @@ class DeskApp:
     auth: Auth
     catalogs: Catalogs
     templates: Environment
+    plans: PlanWork
+    assessments: AssessmentWork
     channel: Any = None  # the Telegram channel in webhook mode
 
     def page(
@@ -66,7 +69,8 @@ def build_desk_app(settings: Settings, service: ConversationService, notifier: N
     reasons = {rule.reason: rule.label for flow in service.engine.flows.values() for rule in flow.concerns}
     reasons["danger_signal"] = DANGER_SIGNAL
     reasons["professional_report"] = PROFESSIONAL_REPORT
-    views = Views(casework, staff_catalogs, service.catalogs, reasons)
+    plans, assessments = PlanWork(casework), AssessmentWork(casework)
+    views = Views(casework, staff_catalogs, service.catalogs, reasons, assessments)
     templates = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
@@ -75,7 +79,7 @@ def build_desk_app(settings: Settings, service: ConversationService, notifier: N
     )
     templates.filters["local"] = local_time
     auth = Auth(service.sessions, timedelta(minutes=settings.session_idle_minutes))
-    return DeskApp(settings, service, casework, views, auth, staff_catalogs, templates)
+    return DeskApp(settings, service, casework, views, auth, staff_catalogs, templates, plans, assessments)
 
 
 def local_time(moment: datetime | None, seconds: bool = False) -> str:

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend import policy, wheel
 from backend.casework import Casework, NotFound
+from backend.plans import AssessmentContent, AssessmentWork, matrix_svg
 from bot.i18n import Catalogs, babel_locale, language_name
 from flows.events import Msg
 from flows.i18n import S_
 from flows.wellbeing import INDICATORS, STAFF_PRIORITY_LABELS, STAFF_SCALE_LABELS, Indicator, Priority, Scale
-from storage import Store
+from storage import Store, plans
 from storage.concerns import Audit, Concerns
 from storage.desk import Staff, Unit
 from storage.models import Child
@@ -63,6 +64,11 @@ EVENTS: Final = {
     "overdue": S_("Not acknowledged in time"),
     "escalated": S_("Told the unit lead"),
     "closed": S_("Closed by {name}: {outcome}"),
+    "plan_saved": S_("{name} saved the child's plan"),
+    "plan_shared": S_("{name} shared the child's plan with the family (version {version})"),
+    "plan_consent_yes": S_("The family agreed that the people in the plan may talk with each other"),
+    "plan_consent_no": S_("The family did not agree that the people in the plan talk with each other"),
+    "assessment": S_("{name} saved an assessment"),
 }
 ROLES_AT_WORK: Final = {
     "preschool": S_("preschool"),
@@ -124,6 +130,11 @@ class ConcernPage:
     can_work: bool = False
     outcome: str | None = None
     wheel: str | None = None  # the family's wheel as SVG markup (built here, from codes only)
+    plan_version: int | None = None  # None: no plan; 0: a draft; n: shared n times
+    assessment: AssessmentContent | None = None
+    assessed_at: datetime | None = None
+    assessed_by: str | None = None
+    matrix: str | None = None  # the resilience matrix placement as SVG markup
 
 
 @dataclass
@@ -132,6 +143,7 @@ class Views:
     staff_catalogs: Catalogs
     family_catalogs: Catalogs
     reason_labels: dict[str, str]  # reason code -> staff message id
+    assessments: AssessmentWork
 
     def t(self, message: str, lang: str, **params: Any) -> str:
         return self.staff_catalogs.render(Msg(message, params), lang)
@@ -169,6 +181,12 @@ class Views:
         if shared and concern.conversation_id is not None:
             page.answers = await self._answers(session, concern.conversation_id, lang)
             page.wheel = await self._wheel(session, concern.conversation_id, lang) if page.answers else None
+        plan = await plans.plan_of_concern(session, concern.id)
+        page.plan_version = plan.version if plan is not None else None
+        page.assessment, saved = await self.assessments.latest(session, concern.id)
+        if saved is not None:
+            page.assessed_at, page.assessed_by = saved.at, names.get(saved.staff_id or 0)
+            page.matrix = matrix_svg(page.assessment, lambda text: self.t(text, lang))
         for event in await Concerns(session).events(concern.id):
             page.timeline.append(self._line(event, lang, names, units))
         if concern.unit_id is not None:
@@ -262,11 +280,16 @@ class Views:
                 unit=data.get("by_unit") or "—",
                 indicators=", ".join(parts) or "—",
             )
+        elif kind == "plan_shared":
+            text = self.t(EVENTS[kind], lang, name=who, version=data.get("version", 1))
+        elif kind == "plan_consent":
+            key = "plan_consent_yes" if data.get("given") else "plan_consent_no"
+            text = self.t(EVENTS[key], lang)
         elif kind == "message_from_family":
             text = self.t(EVENTS[kind], lang, language=_language(event.body_language, lang))
         else:
             text = self.t(EVENTS.get(kind, kind), lang, name=who)
-        if kind == "message_to_family" and data.get("delivered") is False:
+        if kind in ("message_to_family", "plan_shared") and data.get("delivered") is False:
             text = f"{text}. {self.t(NOT_DELIVERED, lang)}"
         return TimelineLine(event.at, kind, text, event.body)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -16,11 +16,26 @@ from fastapi.responses import RedirectResponse, Response
 from backend.auth import COOKIE, LoginRefused, csrf_ok
 from backend.casework import PAGE, DeskError, NotFound
 from backend.desk_app import STAFF_LANGUAGES, DeskApp, staff_language
+from backend.plans import (
+    FIVE_QUESTIONS,
+    MATRIX,
+    MATRIX_AXES,
+    ORGANISATIONS,
+    TRIANGLE,
+    TRIANGLE_SIDES,
+    Organisation,
+    PlanContent,
+    PlanState,
+)
+from bot.i18n import language_name
+from flows.events import Msg
 from flows.glossary import TERMS
+from flows.wellbeing import INDICATORS, Indicator
 from storage.desk import OUTCOMES, Staff, StaffSession
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "hjulet_login"
+PLAN_ROWS = 4  # organisations on the plan form
 
 
 class SignInNeeded(Exception):
@@ -186,8 +201,96 @@ async def concern_page(
     page = await desk(request).views.concern_page(who.staff, an_id(concern_id))
     return desk(request).page(
         request, "concern.html", who.staff.language, staff=who.staff, csrf=who.live.csrf_token,
-        page=page, outcomes=OUTCOMES, done=done, error=error,
+        page=page, outcomes=OUTCOMES, done=done, error=error, triangle=TRIANGLE, matrix=MATRIX,
+        five_questions=FIVE_QUESTIONS,
     )  # fmt: skip
+
+
+# ---- the child's plan and the assessment --------------------------------
+
+
+def _plan_form(form: Any) -> dict[str, Any]:
+    """The plan editor's fields as PlanContent data (blank organisation rows dropped)."""
+
+    def field(name: str) -> str:
+        return str(form.get(name, ""))
+
+    organisations = []
+    for row in range(PLAN_ROWS):
+        filled = {key: field(f"org_{key}_{row}") for key in ("name", "does", "contact", "phone")}
+        if any(value.strip() for value in filled.values()):
+            organisations.append({"kind": field(f"org_kind_{row}") or "other", **filled})
+    follow_up = field("follow_up").strip()
+    return {
+        "needs": {part.value: field(f"need_{part.value}") for part in Indicator},
+        "organisations": organisations,
+        "expected": field("expected"),
+        "follow_up": follow_up or None,
+        "child_words": field("child_words"),
+        "parents_words": field("parents_words"),
+        "language": field("language") or "sv",
+    }
+
+
+def _assessment_form(form: Any) -> dict[str, Any]:
+    triangle = {
+        side: {half: str(form.get(f"triangle_{side}_{half}", "")) for half in ("strengths", "challenges")}
+        for side in TRIANGLE_SIDES
+    }
+    matrix = {axis: str(form.get(f"matrix_{axis}", "")) for axis in MATRIX_AXES}
+    return {
+        "triangle": triangle,
+        "matrix": {axis: value for axis, value in matrix.items() if value},
+        "five": [str(form.get(f"five_{number}", "")) for number in range(len(FIVE_QUESTIONS))],
+    }
+
+
+def _plan_page(request: Request, who: SignedIn, state: PlanState, **more: Any) -> Response:
+    app = desk(request)
+    family = app.service.catalogs
+    lang = who.staff.language
+    return app.page(
+        request, "plan_edit.html", lang, more.pop("status_code", 200), staff=who.staff,
+        csrf=who.live.csrf_token, plan=state, parts=[(part.value, INDICATORS[part]) for part in Indicator],
+        organisations=ORGANISATIONS, rows=PLAN_ROWS,
+        family_text=lambda text: family.render(Msg(text), lang),
+        written_in=[(code, language_name(code)) for code in app.settings.language_list], **more,
+    )  # fmt: skip
+
+
+@router.get("/concerns/{concern_id}/plan")
+async def plan_page(
+    request: Request, concern_id: int, who: Staffer, done: str = "", error: str = ""
+) -> Response:
+    state = await desk(request).plans.editor(who.staff, an_id(concern_id))
+    return _plan_page(request, who, state, done=done, error=error)
+
+
+@router.post("/concerns/{concern_id}/plan")
+async def plan_save(request: Request, concern_id: int, who: Poster) -> Response:
+    concern_id = an_id(concern_id)
+    form = await request.form()
+    work = desk(request).plans
+    data = _plan_form(form)
+    try:
+        await work.save(who.staff, concern_id, data)
+    except DeskError as error:
+        if error.status == 404:
+            raise
+        state = await work.editor(who.staff, concern_id)
+        typed = PlanContent.model_construct(**{**data, "organisations": [
+            Organisation.model_construct(**row) for row in data["organisations"]]})  # fmt: skip
+        state.content = typed  # the typed words come back with the error: nothing is lost
+        return _plan_page(request, who, state, error=str(error), status_code=422)
+    if form.get("do") != "share":
+        return go(f"/concerns/{concern_id}/plan?done=saved")
+    try:
+        delivered = await work.share(who.staff, concern_id)
+    except DeskError as error:
+        if error.status == 404:
+            raise
+        return go(f"/concerns/{concern_id}/plan?done=saved&error={quote(str(error))}")
+    return go(f"/concerns/{concern_id}/plan?done={'shared' if delivered else 'shared_waiting'}")
 
 
 @router.post("/concerns/{concern_id}/{action}")
@@ -214,6 +317,8 @@ async def concern_action(request: Request, concern_id: int, action: str, who: Po
             action = "message" if delivered else "message_waiting"
         elif action == "close":
             await work.close(staff, concern_id, str(form.get("outcome", "")))
+        elif action == "assess":
+            await desk(request).assessments.save(staff, concern_id, _assessment_form(form))
         else:
             return go(f"/concerns/{concern_id}")
     except DeskError as error:

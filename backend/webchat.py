@@ -13,21 +13,27 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
+from babel.dates import format_date
 from fastapi import APIRouter, Cookie, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from backend import wheel
-from bot.i18n import is_rtl, offered_language
+from backend.casework import NotFound
+from backend.plans import ORGANISATIONS
+from backend.workdays import STOCKHOLM
+from bot.i18n import babel_locale, is_rtl, offered_language
 from bot.service import IncomingMessage, OutgoingReply
 from flows.engine import WHEEL_TITLE
 from flows.events import Msg
 from flows.i18n import N_
 from flows.wellbeing import INDICATORS, SCALE_LABELS, Indicator, Scale
+from storage import Store, User, plans, pseudonym
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "hjulet_chat"
 COOKIE_DAYS = 90
+PLAN_COOKIE = "hjulet_plan"
 CHANNEL = "web"
 WRITE_HERE = N_("Write here")
 SEND = N_("Send")
@@ -170,3 +176,97 @@ def _valid(cookie: str | None) -> bool:
     return (
         cookie is not None and 20 <= len(cookie) <= 100 and cookie.replace("-", "").replace("_", "").isalnum()
     )
+
+
+# ---- the child's plan, as the family reads it -----------------------------
+
+
+async def _plan_reader(request: Request, chat: str | None, key: str | None) -> tuple[int | None, str]:
+    """The family reading (their user id) and their language: by the web chat's cookie, else by the
+    private link's key (from the link's cookie)."""
+    service = _desk(request).service
+    async with service.sessions() as session:
+        user = None
+        if _valid(chat):
+            assert chat is not None
+            user = await Store(session).get_user(CHANNEL, pseudonym(service.secret, CHANNEL, chat))
+        if user is None and key:
+            user_id = await plans.user_of_link(session, key)
+            user = await session.get(User, user_id) if user_id is not None else None
+    lang = (user.language if user else None) or _hint(request) or _desk(request).settings.default_language
+    return (user.id if user else None), lang
+
+
+def _plan_html(request: Request, lang: str, found: list[Any], *, missing: bool, done: str) -> HTMLResponse:
+    catalogs = _desk(request).service.catalogs
+    locale = babel_locale(lang)
+
+    def say(text: str, **params: Any) -> str:
+        return catalogs.render(Msg(text, params), lang)
+
+    def day(moment: Any) -> str:
+        return format_date(moment, format="long", locale=locale)
+
+    html = _desk(request).templates.get_template("plan.html").render(
+        lang=lang, dir="rtl" if is_rtl(lang) else "ltr", plans=found, missing=missing, done=done, N_=say,
+        day=day, when=lambda moment: day(moment.astimezone(STOCKHOLM).date()),
+        part_name=lambda code: say(INDICATORS[Indicator(code)].name),
+        kind_name=lambda code: say(ORGANISATIONS.get(code, ORGANISATIONS["other"])),
+        language_of=lambda code: _language_in(code, locale),
+    )  # fmt: skip
+    return HTMLResponse(html, status_code=404 if missing else 200, headers={"Cache-Control": "no-store"})
+
+
+def _language_in(code: str, locale: Any) -> str:
+    try:
+        return babel_locale(code).get_display_name(locale) or code
+    except (ValueError, TypeError):
+        return code
+
+
+@router.get("/chat/plan")
+async def plan_page(
+    request: Request,
+    key: str | None = None,
+    done: str = "",
+    hjulet_chat: Annotated[str | None, Cookie()] = None,
+    hjulet_plan: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    """The family's shared plan. A private link (`?key=`) is turned into a cookie at once, so the key
+    leaves the address bar and the browser history."""
+    if key is not None:
+        user_id, _ = await _plan_reader(request, None, key[:100])
+        if user_id is None:
+            user_id, lang = await _plan_reader(request, hjulet_chat, None)
+            return _plan_html(request, lang, [], missing=True, done="")
+        response = RedirectResponse("/chat/plan", status_code=303)
+        response.set_cookie(
+            PLAN_COOKIE, key, max_age=plans.LINK_DAYS * 86400, httponly=True, samesite="lax",
+            secure=_desk(request).secure_cookies, path="/chat/plan",
+        )  # fmt: skip
+        return response
+    user_id, lang = await _plan_reader(request, hjulet_chat, hjulet_plan)
+    found = await _desk(request).plans.for_family(user_id) if user_id is not None else []
+    return _plan_html(request, lang, found, missing=user_id is None and bool(hjulet_plan), done=done)
+
+
+@router.post("/chat/plan/consent")
+async def plan_consent(
+    request: Request,
+    hjulet_chat: Annotated[str | None, Cookie()] = None,
+    hjulet_plan: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    """The family's yes or no. A post from another site carries no cookie (SameSite), so it finds
+    no family."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise HTTPException(403, "from this site only")
+    form = await request.form()
+    given = str(form.get("given", ""))
+    user_id, lang = await _plan_reader(request, hjulet_chat, hjulet_plan)
+    if user_id is None or given not in ("yes", "no"):
+        raise HTTPException(404 if user_id is None else 422, "no plan" if user_id is None else "yes or no")
+    try:
+        await _desk(request).plans.family_consents(user_id, given == "yes", lang)
+    except NotFound as error:
+        raise HTTPException(404, "no plan") from error
+    return RedirectResponse(f"/chat/plan?done={given}", status_code=303)

@@ -675,6 +675,21 @@ class ConversationService:
         )
         return True
 
+    async def tell_family(self, session: AsyncSession, *, user_id: int, message: Msg) -> bool:
+        """A notice to a family in their language, through their own channel (the outbox, in the
+        caller's transaction), without touching their conversation. False: no way to reach them."""
+        user = await session.get(User, user_id)
+        if user is None:
+            return False
+        address = user.address or (CONSOLE_ADDRESS if user.channel in ("console", "web") else None)
+        if address is None:
+            return False
+        lang = user.language or self.settings.default_language
+        notice = OutgoingReply(self.catalogs.render(message, lang), rtl=is_rtl(lang))
+        channel = IncomingMessage(channel=user.channel, user_id="", address=address)
+        await self._queue(session, channel, user.pseudonym, user.id, [notice])
+        return True
+
     async def language_of(self, channel: str, user_id: str) -> str | None:
         """The language a user chose, if they have been here before."""
         async with self.sessions() as session:

@@ -9,6 +9,7 @@ pseudonyms. SQL lives only in this package.
 
 from storage import chat_links as _chat_links  # noqa: F401 - registers the chat_links table
 from storage import desk as _desk  # noqa: F401 - registers the desk's tables on the metadata
+from storage import plans as _plans  # noqa: F401 - registers the plans' and assessments' tables
 from storage.database import (
     alembic_config,
     current_revision,

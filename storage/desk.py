@@ -43,6 +43,10 @@ EVENT_KINDS: Final = (
     "overdue",
     "escalated",
     "closed",
+    "plan_saved",
+    "plan_shared",
+    "plan_consent",
+    "assessment",
 )
 
 

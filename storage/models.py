@@ -30,7 +30,7 @@ INDICATORS: Final = (
     "included",
 )
 CONVERSATION_STATUSES: Final = ("active", "paused", "done")
-CONSENT_SCOPES: Final = ("store", "share")
+CONSENT_SCOPES: Final = ("store", "share", "plan")
 CONCERN_KINDS: Final = ("concern", "contact_request", "urgent")
 # Lowest first: the index of a priority is its rank.
 PRIORITIES: Final = ("low", "normal", "high", "urgent")

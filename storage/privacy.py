@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
 from storage.models import CONSENT_SCOPES, Answer, Base, Child, Concern, Consent, Conversation, User, utcnow
+from storage.plans import Assessment, ChildPlan, PlanLink
 from storage.records import AnswerRecord, ChildRecord, ConcernRecord, ConsentRecord, ErasedCounts, UserData
 
 
@@ -100,7 +101,11 @@ class PrivacyQueries:
         CASCADE, so the counts are exact and nothing depends on SQLite's foreign-key setting.
         """
         # in deletion order: answers and concerns are found through conversations and children
+        concerns = sa.select(Concern.id).where(_concerns_of(user_id))
         wheres: dict[str, tuple[type[Base], sa.ColumnElement[bool]]] = {
+            "plans": (ChildPlan, sa.or_(ChildPlan.user_id == user_id, ChildPlan.concern_id.in_(concerns))),
+            "plan_links": (PlanLink, PlanLink.user_id == user_id),
+            "assessments": (Assessment, Assessment.concern_id.in_(concerns)),
             "answers": (Answer, _answers_of(user_id)),
             "concerns": (Concern, _concerns_of(user_id)),
             "consents": (Consent, Consent.user_id == user_id),
@@ -114,6 +119,7 @@ class PrivacyQueries:
         for entity, where in wheres.values():
             await self.session.execute(sa.delete(entity).where(where))
         await self.session.execute(sa.delete(User).where(User.id == user_id))
+        del counts["plan_links"], counts["assessments"]  # they follow the plans and the concerns
         return ErasedCounts(**counts)
 
 

@@ -98,7 +98,8 @@ class ErasedCounts:
     consents: int
     concerns: int
     conversations: int
+    plans: int = 0
 
     @property
     def total(self) -> int:
-        return self.children + self.answers + self.consents + self.concerns + self.conversations
+        return self.children + self.answers + self.consents + self.concerns + self.conversations + self.plans

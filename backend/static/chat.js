@@ -15,7 +15,17 @@
     const bubble = document.createElement("p");
     bubble.className = "bubble";
     bubble.dir = "auto";
-    bubble.textContent = text;
+    // Links in Hjulet's own messages (the child's plan) become links; everything else stays text.
+    text.split(/(https?:\/\/\S+|\/chat\/plan\S*)/).forEach(function (part, index) {
+      if (index % 2 === 1 && who === "bot") {
+        const link = document.createElement("a");
+        link.href = part;
+        link.textContent = part;
+        bubble.appendChild(link);
+      } else if (part) {
+        bubble.appendChild(document.createTextNode(part));
+      }
+    });
     item.appendChild(bubble);
     log.appendChild(item);
     return item;

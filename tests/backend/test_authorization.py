@@ -114,6 +114,7 @@ def _actions() -> tuple[Call, ...]:
             ("assign", {"target": "staff:{colleague}"}),
             ("note", {"text": "Called the family's preschool."}),
             ("message", {"text": "May I call you tomorrow?"}),
+            ("assess", {"five_0": "Sleep, at home and at preschool"}),
             ("close", {"outcome": "advice_given"}),
         )
     ]
@@ -148,6 +149,18 @@ ROUTES: Final[dict[tuple[str, str], Route]] = {
     ),
     ("GET", "/concerns/{concern_id}"): Route("concern", (Call("GET", "/concerns/{id}"),)),
     ("POST", "/concerns/{concern_id}/{action}"): Route("concern", _actions()),
+    ("GET", "/concerns/{concern_id}/plan"): Route("concern", (Call("GET", "/concerns/{id}/plan"),)),
+    ("POST", "/concerns/{concern_id}/plan"): Route(
+        "concern",
+        (
+            _form(
+                "/concerns/{id}/plan",
+                {"do": "save", "need_safe": "Sleep"},
+                "/concerns/{id}/plan?done=saved",
+                changes=True,
+            ),
+        ),
+    ),  # fmt: skip
     ("GET", "/admin"): Route("admin", (Call("GET", "/admin"),)),
     ("GET", "/admin/audit"): Route(
         "admin", (Call("GET", "/admin/audit"), Call("GET", "/admin/audit?page=1"))
@@ -217,6 +230,8 @@ OWN_RULES: Final = {
     ("POST", "/chat/api/messages"),
     ("GET", "/chat/api/waiting"),
     ("GET", "/chat/api/wheel"),
+    ("GET", "/chat/plan"),  # the family's plan: their own cookie or link (tests/backend/test_plans.py)
+    ("POST", "/chat/plan/consent"),
 }
 
 
@@ -432,7 +447,7 @@ async def check(world: World, route: Route, call: Call, actor: str) -> tuple[int
         problems.append(f"{label}: changed {tables or 'nothing'}")
     if call.method == "GET" and response.status_code == 200:
         if "{id}" in call.path:  # the concern itself, to those who may see it: everything on it
-            if not all(secret in response.text for secret in SECRETS):
+            if call.path.endswith("{id}") and not all(secret in response.text for secret in SECRETS):
                 problems.append(f"{label}: the family's words or the note are missing")
         elif _shows(response, call, world.target) != (actor in call.lists):
             problems.append(f"{label}: Anna's concern {'is' if actor not in call.lists else 'is not'} listed")
@@ -459,7 +474,7 @@ async def test_every_route_answers_every_actor_as_the_table_says(world: World) -
         f"{requests} requests, {world.made} fresh concerns"
     )
     assert not problems, "\n".join(problems)
-    assert len(cells) == len(ROUTES) * len(ACTORS) == 23 * 7
+    assert len(cells) == len(ROUTES) * len(ACTORS) == 25 * 7
 
 
 async def test_the_api_takes_no_cookie_so_another_site_cannot_use_a_session(world: World) -> None:
