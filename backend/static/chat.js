@@ -16,7 +16,8 @@
     bubble.className = "bubble";
     bubble.dir = "auto";
     // Links in Hjulet's own messages (the child's plan) become links; everything else stays text.
-    text.split(/(https?:\/\/\S+|\/chat\/plan\S*)/).forEach(function (part, index) {
+    // A link in right-to-left text comes isolated (U+2066..U+2069): the marks are not part of it.
+    text.split(/(https?:\/\/[^\s\u2066-\u2069]+|\/chat\/plan[^\s\u2066-\u2069]*)/).forEach(function (part, index) {
       if (index % 2 === 1 && who === "bot") {
         const link = document.createElement("a");
         link.href = part;

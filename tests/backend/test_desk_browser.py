@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -316,7 +317,8 @@ async def test_the_desk_pages_have_no_accessibility_violations(
     chromium: Any, desk_url: tuple[str, str, int]
 ) -> None:
     """axe-core (WCAG 2.x A/AA and best practices) on the login page, the queue, a concern as it
-    arrives and after work on it (notice, timeline with a note), a concern one may not see, the
+    arrives and after work on it (notice, timeline with a note, an assessment), the child's plan
+    being written and shared, a concern one may not see, the
     common language (glossary), the directory and the audit log."""
     from axe_playwright_python.async_playwright import Axe
 
@@ -338,6 +340,28 @@ async def test_the_desk_pages_have_no_accessibility_violations(
     await page.get_by_role("button", name="Save note").click()
     await page.wait_for_url(f"{url}/concerns/{concern_id}?done=note")
     await check(page, "concern, worked")
+    await page.get_by_label("Strengths").first.fill("Talks a lot, loves the swings")
+    await page.get_by_label("Inside the child: resilience or vulnerability").select_option("resilience_some")
+    await page.get_by_label("Around the child: a protective environment or adversity").select_option(
+        "adversity_some"
+    )
+    await page.get_by_label("What can I do now to help this child?").fill("Call the preschool")
+    await page.get_by_role("button", name="Save the assessment").click()
+    await page.wait_for_url(f"{url}/concerns/{concern_id}?done=assess")
+    await check(page, "concern, assessed")
+    await shoot(page, "concern-assessed")
+    await page.get_by_role("link", name="Write the plan").click()
+    await page.wait_for_url(f"{url}/concerns/{concern_id}/plan")
+    await check(page, "plan editor")
+    await page.get_by_label("Healthy").fill("Sleep through the night")
+    await page.locator("#org_does_0").fill("Meets the family every other week")
+    await page.locator("#org_contact_0").fill("Anna Berg")
+    await page.get_by_label("The improvement we hope for").fill("Better sleep by Christmas")
+    await page.get_by_label("Follow-up date").fill(f"{date.today().year + 1}-01-15")
+    await page.get_by_role("button", name="Save and share with the family").click()
+    await page.wait_for_url(f"{url}/concerns/{concern_id}/plan?done=shared")
+    await check(page, "plan shared")
+    await shoot(page, "plan-editor")
     await page.goto(f"{url}/concerns/987654")
     await check(page, "not found")
     await page.goto(f"{url}/glossary")

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from babel.dates import format_date
 from fastapi import FastAPI
 
+from backend.app import create_app
+from flows.events import Msg
 from storage.concerns import ConcernEvent
 from storage.desk import AuditEntry
 from storage.models import Concern, Consent
@@ -29,7 +31,9 @@ from tests.backend.desk_fixtures import (
     open_session,
     prepare_staff,
     running_desk,
+    served,
 )
+from tests.backend.test_desk_browser import SCREENSHOTS, _violations, chromium  # noqa: F401 (a fixture)
 
 FOLLOW_UP = date.today() + timedelta(days=40)
 NEED = "Sova hela natten i sin egen säng"
@@ -307,3 +311,59 @@ async def test_the_assessment_is_stored_with_the_concern_and_audited(
     }
     assert "Pratar mycket" not in raw
     assert actions.count("assess") == 1 and "denied" in actions
+
+
+async def test_in_chromium_a_family_reads_their_plan_right_to_left_and_another_family_sees_none(
+    database_url: str,
+    directory: dict[str, int],
+    tmp_path: Path,
+    chromium: Any,  # noqa: F811
+) -> None:
+    from axe_playwright_python.async_playwright import Axe
+
+    app = create_app(desk_settings(database_url, tmp_path / "var"), migrate=False)
+    async with served(app) as url:
+        service = app.state.desk.service
+        staff = await prepare_staff(service.sessions, directory)
+        async with httpx.AsyncClient(base_url=url) as family, httpx.AsyncClient(base_url=url) as other:
+            await web_family(family, "ar")
+            concern = await newest_concern(app)
+            await web_family(other, "sv", worried=False)
+            async with httpx.AsyncClient(base_url=url) as desk:
+                csrf = await open_session(service.sessions, desk, staff["nurse_a"])
+                shared = await desk.post(f"/concerns/{concern.id}/plan", data=plan_form(csrf))
+            cookies = {"family": family.cookies["hjulet_chat"], "other": other.cookies["hjulet_chat"]}
+
+        async def browser_of(who: str) -> Any:
+            context = await chromium.new_context(locale="ar", viewport={"width": 390, "height": 844})
+            cookie = {"name": "hjulet_chat", "value": cookies[who], "url": f"{url}/chat"}
+            await context.add_cookies([cookie])
+            return await context.new_page()
+
+        page = await browser_of("family")
+        await page.goto(f"{url}/chat")
+        await page.locator('.bubble a[href="/chat/plan"]').click()  # the notice in the chat is a link
+        await page.wait_for_url(f"{url}/chat/plan")
+        direction = await page.evaluate("document.documentElement.dir")
+        shown = await page.inner_text("main")
+        found = _violations((await Axe().run(page)).response)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "plan-ar.png"), full_page=True)
+        yes = service.catalogs.render(Msg("Yes, they may"), "ar")
+        await page.get_by_role("button", name=yes).click()
+        await page.wait_for_url(f"{url}/chat/plan?done=yes")
+        found += _violations((await Axe().run(page)).response)
+        answered = await page.inner_text("main")
+
+        stranger = await browser_of("other")
+        await stranger.goto(f"{url}/chat/plan")
+        not_theirs = await stranger.inner_text("main")
+
+    assert shared.status_code == 303
+    assert direction == "rtl"
+    for words in (NEED, DOES, "Anna Berg", service.catalogs.render(Msg("What your child needs"), "ar")):
+        assert words in shown, words
+    assert found == []
+    assert service.catalogs.render(Msg("Thank you. Your answer is saved."), "ar") in answered
+    assert NEED not in not_theirs and DOES not in not_theirs
+    assert "Det finns ingen plan för ditt barn här än." in not_theirs
