@@ -257,8 +257,8 @@ class ConversationService:
         assert message.address is not None
         outbox = Outbox(session)
         for reply in replies:
-            if reply.kind in ("notice", "wheel"):
-                continue  # a note shown at once; a picture the channel cannot show (Telegram, for now)
+            if reply.kind == "notice" or (reply.kind == "wheel" and message.channel != "telegram"):
+                continue  # a note shown at once; a picture only Telegram's sender draws (from the codes)
             await outbox.add(
                 channel=message.channel,
                 chat_key=chat_key,

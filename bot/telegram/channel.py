@@ -15,6 +15,7 @@ from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 
+from backend.wheel_png import WheelPainter
 from bot.i18n import Catalogs
 from bot.service import ConversationService
 from bot.settings import Settings
@@ -55,7 +56,8 @@ class TelegramChannel:
         self.bot = bot or build_bot(settings)
         self.codec = CallbackCodec(service.engine.flows)
         lease = timedelta(seconds=settings.outbox_lease_seconds)
-        self.sender = TelegramSender(self.bot, service.sessions, self.codec, lease=lease)
+        painter = WheelPainter(service.catalogs)  # the wheel as a photo, in each family's language
+        self.sender = TelegramSender(self.bot, service.sessions, self.codec, painter, lease=lease)
         self.dispatcher = Dispatcher()
         self.dispatcher.update.outer_middleware(ChatLocks())
         self.dispatcher.include_router(build_router(service, self.sender, self.codec, settings.language_list))

@@ -4,6 +4,10 @@ Each round claims the first due message of each waiting chat, sends those concur
 global rate limit), and marks each one sent, to retry later, or given up. 429 `retry_after` is
 honoured for that chat; network and server errors are retried with backoff; a family that blocked
 the bot is given up. Sent texts are cleared from the database. No message text is ever logged.
+
+A "wheel" row holds only its title: the picture is drawn when it is sent, from the codes of the
+family's newest answers (never their own words) in the conversation's language, and goes as a photo
+with the title and the wheel's text description as its caption.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import BufferedInputFile
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram.render import CallbackCodec, answered_text, keyboard, split_text
+from backend.wheel_png import WheelPainter
+from bot.telegram.render import CAPTION_LIMIT, CallbackCodec, answered_text, keyboard, split_text
+from storage import Store
 from storage.outbox import LEASE, Outbox, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,7 @@ MAX_BACKOFF = 300.0
 RATE_PER_SECOND = 25.0  # under Telegram's 30 messages per second per bot
 IDLE_WAIT = 1.0
 REQUEST_TIMEOUT = 10  # seconds per Bot API call: well inside the outbox lease
+Codes = tuple[str | None, str]  # an answer as (indicator, scale code)
 
 
 class _Retry(Exception):
@@ -69,10 +77,11 @@ class TelegramSender:
         bot: Bot,
         sessions: async_sessionmaker[AsyncSession],
         codec: CallbackCodec,
+        painter: WheelPainter,
         rate: float = RATE_PER_SECOND,
         lease: timedelta = LEASE,
     ) -> None:
-        self.bot, self.sessions, self.codec = bot, sessions, codec
+        self.bot, self.sessions, self.codec, self.painter = bot, sessions, codec, painter
         self.rate = RateLimit(rate)
         self.lease = lease
         self._wake = asyncio.Event()
@@ -138,6 +147,8 @@ class TelegramSender:
         try:
             if item.kind == "answered":
                 return await self._close_question(item)
+            if item.kind == "wheel":
+                return await self._send_wheel(item)
             return await self._send_message(item)
         except TelegramRetryAfter as exc:
             raise _Retry(float(exc.retry_after), "429 too many requests") from exc
@@ -193,3 +204,39 @@ class TelegramSender:
                 chat_id=int(item.address), message_id=int(ref), text=text, request_timeout=REQUEST_TIMEOUT
             )
         return str(ref)
+
+    async def _send_wheel(self, item: OutboxItem) -> str | None:
+        async with self.sessions() as session:
+            found = await _answer_codes(Store(session), item.channel, item.chat_key)
+        if found is None:
+            return None  # the family's answers are gone (deleted): nothing to draw
+        lang, answers = found
+        title = str(item.payload["text"])
+        try:
+            picture = await asyncio.to_thread(self.painter.paint, lang, answers, title)  # ~0.1 s of CPU
+        except ValueError as exc:  # resvg refused the picture: retrying would not help
+            raise _GiveUp("the wheel could not be drawn") from exc
+        caption, after = f"{title}\n\n{picture.description}", []
+        if len(caption) > CAPTION_LIMIT:  # not with today's catalogs (a test checks): then the words follow
+            caption, after = title[:CAPTION_LIMIT], split_text(picture.description)
+        await self.rate.wait()
+        sent = await self.bot.send_photo(
+            chat_id=int(item.address),
+            photo=BufferedInputFile(picture.png, filename="wheel.png"),
+            caption=caption,
+            request_timeout=REQUEST_TIMEOUT,
+        )
+        for part in after:
+            await self.rate.wait()
+            await self.bot.send_message(chat_id=int(item.address), text=part, request_timeout=REQUEST_TIMEOUT)
+        return str(sent.message_id)
+
+
+async def _answer_codes(store: Store, channel: str, chat_key: str) -> tuple[str, list[Codes]] | None:
+    """The language of the family's newest conversation and its answers as (indicator, code)."""
+    user = await store.get_user(channel, chat_key)  # a chat's key is its user's pseudonym
+    conversation = await store.latest_conversation(user.id) if user is not None else None
+    if conversation is None:
+        return None
+    answers = await store.answers_for_conversation(conversation.id)
+    return conversation.language, [(answer.indicator, answer.code) for answer in answers]

@@ -15,6 +15,7 @@ from flows.schema import Flow
 
 CALLBACK_BYTES = 64
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption
 CHUNK = 4000  # a margin under Telegram's limit
 CHECK = "✓"
 

@@ -160,7 +160,7 @@ ROUTES: Final[dict[tuple[str, str], Route]] = {
                 changes=True,
             ),
         ),
-    ),  # fmt: skip
+    ),
     ("GET", "/admin"): Route("admin", (Call("GET", "/admin"),)),
     ("GET", "/admin/audit"): Route(
         "admin", (Call("GET", "/admin/audit"), Call("GET", "/admin/audit?page=1"))

@@ -29,6 +29,7 @@ class Sent:
     keyboard: list[list[dict[str, Any]]] | None
     photo: bool = False
     edits: int = 0
+    image: bytes | None = None  # an uploaded photo's bytes
 
     def as_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -126,8 +127,8 @@ class FakeBotAPI:
                 params[key] = json.loads(value)
             elif isinstance(value, str):
                 params[key] = value
-            else:
-                params[key] = "<file>"
+            else:  # an uploaded file (multipart): keep its bytes
+                params[key] = value.file.read()
         return params
 
     def _error(self, status: int, retry_after: int | None) -> web.Response:
@@ -168,14 +169,19 @@ class FakeBotAPI:
         return self._store(params, str(params["text"]))
 
     async def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._store(params, params.get("caption"), photo=True)
+        image = params.get("photo")
+        if isinstance(image, str) and image.startswith("attach://"):  # aiogram names the upload's part
+            image = params.get(image.removeprefix("attach://"))
+        if not isinstance(image, bytes):
+            return self._error(400, None)  # type: ignore[return-value]  # only uploads here, no file ids
+        return self._store(params, params.get("caption"), image=image)
 
-    def _store(self, params: dict[str, Any], text: str | None, photo: bool = False) -> dict[str, Any]:
+    def _store(self, params: dict[str, Any], text: str | None, image: bytes | None = None) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
-        if text is not None and len(text) > 4096:
+        if text is not None and len(text) > (4096 if image is None else 1024):
             return self._error(400, None)  # type: ignore[return-value]
         keyboard = (params.get("reply_markup") or {}).get("inline_keyboard")
-        sent = Sent(next(self._message_ids), chat_id, text, keyboard, photo)
+        sent = Sent(next(self._message_ids), chat_id, text, keyboard, image is not None, image=image)
         self.chats.setdefault(chat_id, []).append(sent)
         return sent.as_message()
 
