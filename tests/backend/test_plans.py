@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -33,7 +34,14 @@ from tests.backend.desk_fixtures import (
     running_desk,
     served,
 )
-from tests.backend.test_desk_browser import SCREENSHOTS, _violations, chromium  # noqa: F401 (a fixture)
+from tests.backend.test_desk_browser import (  # noqa: F401 (chromium and stage are fixtures)
+    SCREENSHOTS,
+    Stage,
+    _violations,
+    chromium,
+    stage,
+    worried_on_telegram,
+)
 
 FOLLOW_UP = date.today() + timedelta(days=40)
 NEED = "Sova hela natten i sin egen säng"
@@ -367,3 +375,27 @@ async def test_in_chromium_a_family_reads_their_plan_right_to_left_and_another_f
     assert service.catalogs.render(Msg("Thank you. Your answer is saved."), "ar") in answered
     assert NEED not in not_theirs and DOES not in not_theirs
     assert "Det finns ingen plan för ditt barn här än." in not_theirs
+
+
+async def test_on_telegram_the_family_gets_only_a_link_and_it_opens_their_plan(stage: Stage) -> None:  # noqa: F811
+    bot = stage.bot
+    phone = bot.phone(4001, "sv")
+    concern_id, staff_id = await worried_on_telegram(stage, phone)
+    before = len(phone.inbox)
+    async with httpx.AsyncClient(base_url=stage.url) as desk:
+        csrf = await open_session(stage.app.state.desk.service.sessions, desk, staff_id)
+        shared = await desk.post(f"/concerns/{concern_id}/plan", data=plan_form(csrf))
+    await bot.settle()
+    arrived = phone.inbox[before:]
+    link = urlsplit((arrived[-1].text or "").rsplit(" ", 1)[-1])
+    async with httpx.AsyncClient(base_url=stage.url) as reader:
+        read = await reader.get(f"{link.path}?{link.query}", follow_redirects=True)
+
+    assert shared.status_code == 303 and shared.headers["location"].endswith("done=shared")
+    assert [m.photo for m in arrived] == [False]  # one message: the notice
+    assert (arrived[0].text or "").startswith("Ditt barns plan är klar. Läs den här: ")
+    for secret in (NEED, DOES, "Anna Berg", "Vi är trötta", "Jag vill ha lampan tänd"):
+        assert secret not in (arrived[0].text or "")  # Telegram never carries the plan itself
+    assert link.path == "/chat/plan" and link.query.startswith("key=")
+    assert read.status_code == 200 and NEED in read.text and DOES in read.text
+    assert '<html lang="sv" dir="ltr">' in read.text
