@@ -67,8 +67,8 @@ def _run(settings: Settings, work: Callable[[Factory], Awaitable[T]]) -> T:
     from bot.wiring import load_cipher
     from storage import make_engine, make_session_factory, upgrade
 
-    upgrade(settings.db_url)
     cipher = load_cipher(settings)
+    upgrade(settings.db_url, cipher=cipher)
 
     async def run() -> T:
         engine = make_engine(settings.db_url, cipher=cipher)

@@ -2,7 +2,8 @@
 
 Structured answers are stored as codes (``safe`` + ``worried``), never as translated text; the family's
 own words are stored as written, with their language. Users are known only by a pseudonym (an HMAC of
-the channel's user id, see ``storage.identity``), never by the raw id.
+the channel's user id, see ``storage.identity``), never by the raw id. Free text, names and notes are
+encrypted (``EncryptedText`` / ``EncryptedJSON``, see ``storage.crypto`` and ``storage.keys``).
 All times are timezone-aware UTC, also on SQLite (see ``UTCDateTime``).
 """
 
@@ -106,10 +107,10 @@ class Child(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str | None] = mapped_column(sa.String(100))
+    name: Mapped[str | None] = mapped_column(EncryptedText())  # the child's name, as the family wrote it
     age_years: Mapped[int | None]
     age_months: Mapped[int | None]
-    unit_text: Mapped[str | None] = mapped_column(sa.String(200))
+    unit_text: Mapped[str | None] = mapped_column(EncryptedText())  # the unit, as the family wrote it
     unit_code: Mapped[str | None] = mapped_column(sa.String(40))  # the unit that invited the family
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -127,7 +128,7 @@ class Conversation(Base):
     step: Mapped[str | None] = mapped_column(sa.String(60))
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     language: Mapped[str] = mapped_column(sa.String(8))
-    state: Mapped[dict[str, Any]]
+    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())  # holds what the family typed
     version: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -145,7 +146,7 @@ class Answer(Base):
     indicator: Mapped[str | None] = mapped_column(sa.String(16))
     question_id: Mapped[str] = mapped_column(sa.String(60))
     code: Mapped[str] = mapped_column(sa.String(32))
-    free_text: Mapped[str | None] = mapped_column(sa.Text)
+    free_text: Mapped[str | None] = mapped_column(EncryptedText())
     free_text_language: Mapped[str | None] = mapped_column(sa.String(8))
     language: Mapped[str] = mapped_column(sa.String(8))
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,7 +3,8 @@
 ``storage.database.upgrade`` builds the ``Config`` in code and puts the database URL in
 ``config.attributes["url"]`` (and, escaped, in the main option ``sqlalchemy.url``); no alembic.ini.
 A caller holding a synchronous connection (e.g. inside ``AsyncConnection.run_sync``) may pass it as
-``config.attributes["connection"]`` to migrate on that connection.
+``config.attributes["connection"]`` to migrate on that connection. ``config.attributes["cipher"]``
+(the encryption keyring, optional) goes on the migration's engine, for migrations that encrypt.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = make_engine(_url(), for_migrations=True)
+    engine = make_engine(_url(), for_migrations=True, cipher=config.attributes.get("cipher"))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

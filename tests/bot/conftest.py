@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from storage.crypto import parse_keyring
+
 HJULET = str(Path(sys.executable).with_name("hjulet"))
 
 
@@ -60,12 +62,16 @@ class Chat:
         )
 
     async def rows(self, sql: str) -> list[tuple[object, ...]]:
+        """Rows as stored, encrypted values decrypted with the chat's keyring (they are stored encrypted)."""
+        keyring = self.data_dir / "encryption.keys"
+        cipher = parse_keyring(keyring.read_text(), str(keyring)) if keyring.exists() else None
         engine = create_async_engine(self.database_url, poolclass=NullPool)
         try:
             async with engine.connect() as connection:
-                return [tuple(row) for row in (await connection.execute(text(sql))).all()]
+                rows = (await connection.execute(text(sql))).all()
         finally:
             await engine.dispose()
+        return [tuple(cipher.reveal(value) if cipher else value for value in row) for row in rows]
 
 
 @pytest.fixture

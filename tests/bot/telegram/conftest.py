@@ -16,7 +16,7 @@ from bot.service import ConversationService
 from bot.settings import Settings, load_settings
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.polling import run_polling
-from bot.wiring import open_service
+from bot.wiring import load_cipher, open_service
 from storage.outbox import Outbox
 from tests.bot.telegram.fakeapi import FakeBotAPI, Phone
 
@@ -74,9 +74,12 @@ class RunningBot:
         """What a family reading `lang` sees for a message id (a button label)."""
         return self.service.catalogs.gettext(message_id, lang)
 
-    async def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    async def rows(self, sql: str, *, raw: bool = False, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of `sql`, encrypted values decrypted with the bot's keyring; `raw`: exactly as stored."""
+        cipher = load_cipher(self.settings)
         async with self.service.sessions() as session:
-            return [tuple(row) for row in await session.execute(text(sql), params)]
+            rows = await session.execute(text(sql), params)
+            return [tuple(value if raw else cipher.reveal(value) for value in row) for row in rows]
 
 
 @pytest.fixture

@@ -57,7 +57,8 @@ async def test_two_chats_interleaved_never_mix(telegram_bot: RunningBot) -> None
     await omar.say("Omar-child")
     await bot.settle()
 
-    assert await bot.rows("select name from children order by name") == [("Anna-barnet",), ("Omar-child",)]
+    # names are encrypted: the database cannot sort them, so they are sorted here
+    assert sorted(await bot.rows("select name from children")) == [("Anna-barnet",), ("Omar-child",)]
     assert all("Omar" not in text for text in anna.texts)
     assert all("Anna" not in text for text in omar.texts)
     assert anna.texts[-1].startswith("Hur gammal är ditt barn?")
@@ -137,10 +138,7 @@ async def test_an_invitation_names_the_unit_and_a_forged_one_is_ignored(telegram
 
     assert invited.texts[-1] == "Känner sig ditt barn tryggt och lugnt hemma?"  # the link named the unit
     assert forger.texts[-1].startswith("Vilken förskola")
-    assert await bot.rows("select name, unit_code from children order by name") == [
-        ("Lo", "solrosen_fsk"),
-        ("Lo", None),
-    ] or await bot.rows("select name, unit_code from children order by unit_code") == [
+    assert sorted(await bot.rows("select name, unit_code from children"), key=lambda row: row[1] or "") == [
         ("Lo", None),
         ("Lo", "solrosen_fsk"),
     ]
@@ -158,9 +156,9 @@ async def test_raw_telegram_ids_and_message_text_never_reach_the_database_or_the
     await say(bot, phone, "zebrakanariekommentar")
 
     for table in ("users", "children", "conversations", "answers", "consents", "concerns", "outbox"):
-        for row in await bot.rows(f"select * from {table}"):
+        for row in await bot.rows(f"select * from {table}", raw=True):
             assert str(raw_id) not in " ".join(map(str, row)), table
-    outbox = await bot.rows("select address, payload from outbox")
+    outbox = await bot.rows("select address, payload from outbox", raw=True)
     assert outbox and all(str(raw_id) not in str(address) for address, _ in outbox)  # encrypted
     assert "Kanariefågel" not in caplog.text and "zebrakanariekommentar" not in caplog.text
     assert str(raw_id) not in caplog.text
