@@ -32,6 +32,29 @@ ERASED_CONSENTS = NP_("We deleted {n} yes or no choice.", "We deleted {n} yes or
 ERASED_CONCERNS = NP_(
     "We deleted {n} message to the named person.", "We deleted {n} messages to the named person."
 )
+ERASED_EXCEPT = N_("We have deleted what we saved about you. We keep only what the law says we must keep.")
+KEPT_REPORTS = NP_(
+    "We keep {n} report that a child may not be safe.", "We keep {n} reports that a child may not be safe."
+)
+KEPT_WHY = N_(
+    "The law says such reports must be kept. The named person and social services need them to protect "
+    "the child."
+)
+KEPT_ANSWERS = NP_(
+    "We also keep {n} answer that the named person saw at that time.",
+    "We also keep {n} answers that the named person saw at that time.",
+)
+KEPT_CONSENTS = N_("We also keep your yes and no choices. They are marked as taken back.")
+# A duration of its own (not the age's "{n} year": some languages word an age and a time apart).
+KEPT_YEARS = NP_(
+    "All this is deleted {n} year after the case is closed.",
+    "All this is deleted {n} years after the case is closed.",
+)
+KEPT_MONTHS = NP_(
+    "All this is deleted {n} month after the case is closed.",
+    "All this is deleted {n} months after the case is closed.",
+)
+KEPT_ASK = N_("You can ask the named person what we keep.")
 YEARS = NP_("{n} year", "{n} years")
 MONTHS = NP_("{n} month", "{n} months")
 ERASED_AGAIN = N_("If you want to start again, write anything.")
@@ -94,11 +117,28 @@ def describe(data: UserData, questions: dict[str, str], render: Render, lang: st
     return lines or [render(Msg(NOTHING))]
 
 
-def erased(counts: ErasedCounts, render: Render) -> list[str]:
-    return [
-        render(Msg(ERASED)),
-        render(Msg.count(ERASED_ANSWERS, counts.answers)),
-        render(Msg.count(ERASED_CONSENTS, counts.consents)),
-        render(Msg.count(ERASED_CONCERNS, counts.concerns)),
-        render(Msg(ERASED_AGAIN)),
-    ]
+def erased(counts: ErasedCounts, render: Render, kept_months: int = 60) -> list[str]:
+    """What /delete deleted; and, when the law keeps a report, what stays, why and how long
+    (``kept_months`` after the case is closed)."""
+    if not counts.kept_concerns:
+        return [
+            render(Msg(ERASED)),
+            render(Msg.count(ERASED_ANSWERS, counts.answers)),
+            render(Msg.count(ERASED_CONSENTS, counts.consents)),
+            render(Msg.count(ERASED_CONCERNS, counts.concerns)),
+            render(Msg(ERASED_AGAIN)),
+        ]
+    lines = [render(Msg(ERASED_EXCEPT))]
+    if counts.answers:
+        lines.append(render(Msg.count(ERASED_ANSWERS, counts.answers)))
+    if counts.concerns:
+        lines.append(render(Msg.count(ERASED_CONCERNS, counts.concerns)))
+    lines += [render(Msg.count(KEPT_REPORTS, counts.kept_concerns)), render(Msg(KEPT_WHY))]
+    if counts.kept_answers:
+        lines.append(render(Msg.count(KEPT_ANSWERS, counts.kept_answers)))
+    if counts.kept_consents:
+        lines.append(render(Msg(KEPT_CONSENTS)))
+    years, months = divmod(kept_months, 12)
+    how_long = Msg.count(KEPT_MONTHS, kept_months) if months else Msg.count(KEPT_YEARS, years)
+    lines += [render(how_long), render(Msg(KEPT_ASK)), render(Msg(ERASED_AGAIN))]
+    return lines

@@ -91,7 +91,9 @@ class UserData:
 
 @dataclass(frozen=True, slots=True)
 class ErasedCounts:
-    """How many rows of each kind ``Store.erase_user`` deleted."""
+    """How many rows of each kind ``Store.erase_user`` deleted, and what it kept because the law says
+    so (``storage.retention.kept_by_law``): concerns, the answers staff saw with them, and the
+    family's consents (marked withdrawn)."""
 
     children: int
     answers: int
@@ -99,6 +101,9 @@ class ErasedCounts:
     concerns: int
     conversations: int
     plans: int = 0
+    kept_concerns: int = 0
+    kept_answers: int = 0
+    kept_consents: int = 0
 
     @property
     def total(self) -> int:

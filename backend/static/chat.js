@@ -8,6 +8,7 @@
   const words = document.getElementById("words");
   const send = document.getElementById("send");
   const writeLabel = document.getElementById("write-label");
+  const exportLink = document.getElementById("export");
 
   function say(text, who) {
     const item = document.createElement("li");
@@ -46,6 +47,7 @@
     document.documentElement.dir = data.dir;
     writeLabel.textContent = data.labels.write;
     send.textContent = data.labels.send;
+    exportLink.textContent = data.labels.export;
     log.setAttribute("aria-label", data.labels.log);
     data.replies.forEach(function (reply) {
       if (reply.kind === "answered") {
@@ -155,7 +157,7 @@
         if (data.replies.length) {
           show({ lang: document.documentElement.lang, dir: document.documentElement.dir,
                  labels: { write: writeLabel.textContent, send: send.textContent,
-                           log: log.getAttribute("aria-label") },
+                           log: log.getAttribute("aria-label"), export: exportLink.textContent },
                  replies: data.replies });
         }
       }

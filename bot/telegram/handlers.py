@@ -14,13 +14,16 @@ from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import CommandObject, CommandStart
-from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObject, Update, User
 
+from bot import export
 from bot.i18n import offered_language
+from bot.mydata import NOTHING
 from bot.service import ConversationService, IncomingMessage, OutgoingReply
 from bot.telegram.delivery import CHANNEL, TelegramSender
 from bot.telegram.render import CallbackCodec, split_text
+from flows.events import Msg
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4096
@@ -103,6 +106,20 @@ def build_router(
     @router.message(CommandStart(), private)
     async def on_start(message: Message, command: CommandObject, event_update: Update, bot: Bot) -> None:
         await handle(incoming(message, event_update, start=True, invite=command.args), bot)
+
+    @router.message(Command("export"), private, F.from_user)
+    async def on_export(message: Message, bot: Bot) -> None:
+        """The family's data as a JSON file (bot/export.py), sent at once: asking again is harmless."""
+        assert message.from_user is not None
+        hint = language_hint(message.from_user, bot_languages)
+        document = await export.family_export(service, CHANNEL, str(message.from_user.id), hint)
+        if document is None:
+            lang = hint or service.settings.default_language
+            await bot.send_message(chat_id=message.chat.id, text=service.catalogs.render(Msg(NOTHING), lang))
+            return
+        upload = BufferedInputFile(export.dumps(document), filename=export.FILENAME)
+        caption = service.catalogs.render(Msg(export.CAPTION), document["language"])
+        await bot.send_document(chat_id=message.chat.id, document=upload, caption=caption)
 
     @router.message(private, F.from_user)
     async def on_message(message: Message, event_update: Update, bot: Bot) -> None:

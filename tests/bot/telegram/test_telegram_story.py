@@ -181,7 +181,7 @@ async def test_commands_are_registered_in_every_language(telegram_bot: RunningBo
     bot = telegram_bot
     await say(bot, bot.phone(1007), "/start")
 
-    expected = ["start", "help", "language", "pause", "mydata", "delete", "professional"]
+    expected = ["start", "help", "language", "pause", "mydata", "export", "delete", "professional"]
     codes = ["sv", "en", "ar", "so", "fa", "ti", "uk", "pl", "bs", "hr", "sr", "ku", "fi", "tr"]
     assert bot.api.commands == {None: expected, **{code: expected for code in codes}}  # two letters each
     described = [
