@@ -3,8 +3,8 @@
     app = create_app(settings)     # uvicorn backend.app:... via `hjulet serve`
 
 The lifespan opens the conversation service and starts the background work: the Telegram sender
-(webhook mode), the e-mail sender (when SMTP is set), the overdue check, and the end of idle
-sessions; on shutdown they finish what they hold and stop.
+(webhook mode), the e-mail sender (when SMTP is set), the overdue check, the end of idle sessions,
+and retention (bot/retention_cli.py); on shutdown they finish what they hold and stop.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend import admin, api, chat_link, web, webchat
+from backend import admin, api, chat_link, health, web, webchat
 from backend.casework import DeskError
 from backend.desk_app import STATIC, build_desk_app, staff_language
 from bot.settings import Settings
@@ -107,6 +107,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)
         return _error_page(request, exc.status, *NOT_FOUND)
 
+    app.include_router(health.router)  # /healthz, /readyz: public, no data (backend/health.py)
     app.include_router(web.router)
     app.include_router(chat_link.router)
     app.include_router(webchat.router)
@@ -172,6 +173,9 @@ async def _start_workers(
     from backend.overdue import run_overdue
 
     workers.append(asyncio.create_task(run_overdue(desk.service.sessions, notifier, stop, wake=wake)))
+    from bot.retention_cli import retention_job  # at start-up, then every retention interval
+
+    workers.append(asyncio.create_task(retention_job(desk.service.sessions, settings, stop)))
     return workers
 
 

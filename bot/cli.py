@@ -11,10 +11,13 @@ from typing import Any
 import click
 
 from backend.commands import demo, directory, staff
+from bot.keys_cli import keys
 from bot.nlu_commands import nlu
+from bot.retention_cli import retention
 from bot.settings import ConfigError, Settings, load_settings
 from flows.loader import FlowError
 from storage import StorageError
+from storage.crypto import Cipher
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,6 +43,13 @@ def _settings() -> Settings:
     return settings
 
 
+def _cipher(settings: Settings) -> Cipher:
+    """The encryption keyring, for migrations that encrypt what is already stored."""
+    from bot.wiring import load_cipher
+
+    return load_cipher(settings)
+
+
 @click.group(help="Hjulet: the wellbeing wheel, a chat assistant for early, coordinated support.")
 def main() -> None:
     pass
@@ -49,6 +59,8 @@ main.add_command(directory)
 main.add_command(staff)
 main.add_command(demo)
 main.add_command(nlu)
+main.add_command(keys)
+main.add_command(retention)
 
 
 @main.command(help="Talk to Hjulet in this terminal (the mapping conversation).")
@@ -160,17 +172,36 @@ def serve(host: str, port: int) -> None:
     from storage import upgrade as run_upgrade
 
     settings = _settings()
-    run_upgrade(settings.db_url)  # here, so a broken database stops start-up with one clear line
-    click.echo(f"Hjulet desk: http://{host}:{port}/  (Ctrl-C stops it)", err=True)
-    click.echo(f"Web chat for families: http://{host}:{port}/chat", err=True)
+    if settings.telegram_webhook_secret and not settings.telegram_token:
+        raise click.ClickException(
+            "HJULET_TELEGRAM_WEBHOOK_SECRET is set but HJULET_TELEGRAM_TOKEN (or its _FILE) is not: "
+            "webhook mode needs both"
+        )
+    # here, so a broken database stops start-up with one clear line
+    run_upgrade(settings.db_url, cipher=_cipher(settings))
+    _say(settings, f"Hjulet desk: http://{host}:{port}/  (Ctrl-C stops it)")
+    _say(settings, f"Web chat for families: http://{host}:{port}/chat")
     uvicorn.run(
         create_app(settings, migrate=False),
         host=host,
         port=port,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
-        access_log=False,  # paths and addresses are enough to identify families and staff
+        log_config=None,  # uvicorn's lines go through our handler too: JSON, no secrets (bot/logs.py)
+        access_log=settings.access_log,  # off by default; on, without query strings or addresses
     )
+
+
+def _say(settings: Settings, line: str) -> None:
+    """To a person at a terminal: a line of text; in JSON logs: a log line, so every line is JSON."""
+    from bot.logs import json_wanted
+
+    if json_wanted(settings.log_format):
+        import logging
+
+        logging.getLogger("bot.cli").info(line, extra={"event": "listening"})
+    else:
+        click.echo(line, err=True)
 
 
 @main.group(help="Translations: the catalogs in locales/.")
@@ -214,7 +245,7 @@ def upgrade() -> None:
     from storage import upgrade as run_upgrade
 
     settings = _settings()
-    run_upgrade(settings.db_url)
+    run_upgrade(settings.db_url, cipher=_cipher(settings))
     click.echo(f"database is up to date: {mask_url(settings.db_url)}")
 
 

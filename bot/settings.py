@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.secret_files import SecretFileError, read_secret_files
 from flows.loader import FLOWS_DIR
+from storage.retention import DEFAULTS as RETENTION
 
 ROOT = Path(__file__).resolve().parent.parent
 # Swedish first, then English, then the languages families in Swedish municipalities most often speak.
@@ -22,7 +26,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HJULET_", extra="ignore")
 
     data_dir: Path = Field(default=Path("var"), description="Where the embedded database and key live.")
-    database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in data_dir.")
+    database_url: str = Field(default="", repr=False, description="SQLAlchemy URL; default: SQLite file.")
     secret_key_file: Path | None = Field(default=None, description="Pseudonym key; default: data_dir.")
     encryption_key_file: Path | None = Field(default=None, description="AES-GCM keyring; default: data_dir.")
     encryption_keys: str = Field(default="", repr=False, description="The keyring itself, '<id> <key>;...'.")
@@ -31,6 +35,9 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = Field(default="", repr=False)
     telegram_bot_username: str = ""
     outbox_lease_seconds: float = Field(default=20.0, gt=0, le=600)
+    telegram_send_rate: float = Field(
+        default=25.0, gt=0, le=10_000, description="Bot API calls per second (Telegram allows about 30)."
+    )
     # The desk
     public_url: str = "http://127.0.0.1:8080"
     municipality_code: str = ""
@@ -41,6 +48,14 @@ class Settings(BaseSettings):
     smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
     smtp_from: str = "hjulet@localhost"
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Retention: what is kept how long, and why, is the table in storage/retention.py
+    retention_conversation_months: int = Field(default=RETENTION.conversation_months, ge=1, le=120)
+    retention_concern_months: int = Field(default=RETENTION.concern_months, ge=1, le=240)
+    retention_kept_concern_months: int = Field(default=RETENTION.kept_concern_months, ge=12, le=1200)
+    retention_audit_months: int = Field(default=RETENTION.audit_months, ge=12, le=1200)
+    retention_outbox_days: int = Field(default=RETENTION.outbox_days, ge=1, le=365)
+    retention_event_days: int = Field(default=RETENTION.event_days, ge=2, le=365)
+    retention_interval_hours: float = Field(default=24.0, gt=0, le=24 * 7, description="How often it runs.")
     professional_child_identity: bool = Field(
         default=False, description="Professionals' reports ask for the child's full name and birth date."
     )
@@ -56,6 +71,17 @@ class Settings(BaseSettings):
     phone_social: str = ""
     phone_socialjour: str = ""
     log_level: str = "WARNING"
+    log_format: str = Field(default="auto", pattern="^(auto|json|text)$", description="auto: json if no tty")
+    access_log: bool = Field(default=False, description="Log each request: method, path (no query), status.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        """Secrets from HJULET_<NAME>_FILE (bot/secret_files.py)."""
+        try:
+            return read_secret_files(data, os.environ) if isinstance(data, dict) else data
+        except SecretFileError as exc:
+            raise ConfigError(str(exc)) from None
 
     @field_validator("languages")
     @classmethod

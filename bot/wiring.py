@@ -11,7 +11,7 @@ from backend.intake import Desk
 from backend.notices import Notifier
 from bot.i18n import Catalogs
 from bot.service import ConversationService
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from flows.engine import Engine
 from flows.loader import load_flows
 from nlu import Understanding, load_lexicon
@@ -23,10 +23,14 @@ DATA_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", 
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """JSON lines (or text at a terminal) on stderr, secrets hidden: bot/logs.py."""
+    from bot.logs import install
+    from bot.secret_files import SECRET_SETTINGS
+
+    try:
+        install(settings.log_level, settings.log_format, [getattr(settings, n) for n in SECRET_SETTINGS])
+    except ValueError as exc:
+        raise ConfigError(f"HJULET_LOG_LEVEL: {exc}") from None
     protect_logs()
 
 
@@ -67,7 +71,7 @@ async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIter
     secret = load_or_create_secret(settings.key_file)
     cipher = load_cipher(settings)
     if migrate:
-        await asyncio.to_thread(upgrade, settings.db_url)  # Alembic runs its own loop
+        await asyncio.to_thread(upgrade, settings.db_url, cipher=cipher)  # Alembic runs its own loop
     understanding = await asyncio.to_thread(load_understanding, settings)
     db = make_engine(settings.db_url, cipher=cipher)
     try:

@@ -230,8 +230,11 @@ OWN_RULES: Final = {
     ("POST", "/chat/api/messages"),
     ("GET", "/chat/api/waiting"),
     ("GET", "/chat/api/wheel"),
+    ("GET", "/chat/api/export"),  # the family's data, by its cookie (tests/backend/test_family_export.py)
     ("GET", "/chat/plan"),  # the family's plan: their own cookie or link (tests/backend/test_plans.py)
     ("POST", "/chat/plan/consent"),
+    ("GET", "/healthz"),  # health checks: public, no data (tests/deploy/test_health_checks.py)
+    ("GET", "/readyz"),
 }
 
 
