@@ -8,12 +8,13 @@ MO := $(PO:.po=.mo)
 NLU_MODEL := nlu/build/model.npz
 NLU_INPUTS := $(wildcard nlu/data/*.yml nlu/data/risk/*.yml) nlu/model.py nlu/features.py nlu/classifier.py nlu/embedding.py nlu/identifier.py nlu/engine.py nlu/csrc/e5.c nlu/csrc/e5.h
 
-.PHONY: run chat test lint typecheck pytest locales locales-check mo migrate clean help venv nlu-model
+.PHONY: run chat test lint typecheck pytest locales locales-check mo migrate clean help venv nlu-model bench
 
 help:
 	@echo "make run     start the desk on http://127.0.0.1:8080 with a demo directory (SQLite, no token)"
 	@echo "make chat    talk to Hjulet in this terminal (the mapping conversation)"
 	@echo "make test    lint, type-check and run every test"
+	@echo "make bench   load test: 200 families in webhook mode, SQLite and PostgreSQL, against an echo bot"
 	@echo "make lint    ruff"
 	@echo "make locales extract message ids, update and compile the catalogs"
 	@echo "make clean   remove the virtual environment and compiled catalogs (keeps var/, the data)"
@@ -61,6 +62,12 @@ locales-check: $(STAMP)
 	$(BIN)/hjulet locales check
 
 test: lint typecheck locales-check pytest
+
+# Load in webhook mode: FAMILIES families through the fake Bot API, on SQLite and PostgreSQL, next to a
+# minimal aiogram echo bot; fails when a floor is missed (0 lost, 0 doubled, handling p99 < 250 ms).
+FAMILIES ?= 200
+bench: $(STAMP) mo nlu-model
+	$(BIN)/python -m tests.bench.webhook_bench --families $(FAMILIES)
 
 locales: $(STAMP)
 	$(BIN)/python -m bot.locales_tool update

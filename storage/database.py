@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -34,6 +36,8 @@ from storage.errors import StorageError
 T = TypeVar("T")
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+POOL_SIZE: Final = 20  # PostgreSQL connections kept per process
+POOL_OVERFLOW: Final = 20
 SQLITE_PRAGMAS: Final = ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL")
 POSTGRES_CONNECT_TIMEOUT: Final = 10  # seconds; asyncpg's own default is 60
 _DRIVERS: Final = {
@@ -102,6 +106,8 @@ def _make_engine(url: str | URL, for_migrations: bool, options: dict[str, Any]) 
         event.listen(engine.sync_engine, "connect", _pragma_setter(pragmas))
         return engine
     options["connect_args"] = {"timeout": POSTGRES_CONNECT_TIMEOUT}
+    if not for_migrations:  # kept open for bursts: a new connection costs more than the query it serves
+        options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     return create_async_engine(parsed, pool_pre_ping=True, **options)
 
 
@@ -121,20 +127,70 @@ async def ping(engine: AsyncEngine) -> None:
         ) from exc
 
 
-def alembic_config(url: str | URL) -> Config:
-    """An Alembic ``Config`` built in code: no alembic.ini; env.py reads the URL from ``attributes``."""
+def unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` means the database cannot be reached just now, so the same work can succeed
+    later: the connection refused, reset or timed out, the pool exhausted, PostgreSQL shutting down
+    or not taking connections yet, SQLite locked. False for anything else (a bug, bad data), which
+    trying again would not mend.
+
+    After such an error the engine needs no restart: a broken connection is dropped from the pool,
+    and ``pool_pre_ping`` tests every other one before it is used again.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, DisconnectionError | PoolTimeout | ConnectionError | TimeoutError):
+            return True
+        if isinstance(current, socket.gaierror) or (
+            isinstance(current, OSError) and current.errno in _NETWORK_ERRNOS
+        ):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)  # asyncpg: connection, resources, shutdown
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(current).__name__ in _ASYNCPG_CONNECTION_ERRORS:
+            return True
+        if isinstance(current, sqlite3.OperationalError) and str(current).startswith(_SQLITE_BUSY):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_NETWORK_ERRNOS: Final = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH,
+     errno.ETIMEDOUT, errno.EPIPE}
+)  # fmt: skip
+# SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57P operator intervention
+_UNAVAILABLE_SQLSTATES: Final = ("08", "53", "57P")
+_SQLITE_BUSY: Final = ("database is locked", "database table is locked", "database is busy")
+_ASYNCPG_CONNECTION_ERRORS: Final = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError"})
+
+
+def alembic_config(url: str | URL, *, cipher: Cipher | None = None) -> Config:
+    """An Alembic ``Config`` built in code: no alembic.ini; env.py reads the URL from ``attributes``.
+
+    ``cipher`` is for migrations that encrypt or decrypt stored values (0006); a database without
+    such values migrates without it.
+    """
     parsed = parse_url(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # configparser treats % as interpolation, and URL-encoded passwords contain it
     config.set_main_option("sqlalchemy.url", parsed.render_as_string(hide_password=False).replace("%", "%%"))
     config.attributes["url"] = parsed
+    config.attributes["cipher"] = cipher
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` to ``revision``; doing nothing when it is already there."""
-    config = alembic_config(url)
+def upgrade(url: str, revision: str = "head", *, cipher: Cipher | None = None) -> None:
+    """Migrate the database at ``url`` to ``revision``; doing nothing when it is already there.
+
+    ``cipher``: the encryption keyring, needed when a migration encrypts values already stored.
+    """
+    config = alembic_config(url, cipher=cipher)
     _check_reachable(config.attributes["url"])
     _outside_event_loop(lambda: command.upgrade(config, revision))
 

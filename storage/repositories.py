@@ -12,6 +12,7 @@ and ``erase_user`` are in ``storage.privacy``."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, Final, cast
@@ -183,22 +184,18 @@ class Store(PrivacyQueries):
         if indicator is not None:
             _check(indicator, INDICATORS, "indicator")
         now = utcnow()
-        insert = self._insert(Answer).values(
-            conversation_id=conversation_id,
-            child_id=child_id,
-            indicator=indicator,
-            question_id=question_id,
-            code=code,
-            language=language,
-            answered_at=now,
-            updated_at=now,
-        )
-        changed = ("child_id", "indicator", "code", "language")
-        statement = insert.on_conflict_do_update(
-            index_elements=["conversation_id", "question_id"],
-            set_={**{name: insert.excluded[name] for name in changed}, "updated_at": now},
-        ).returning(Answer)
-        rows = await self.session.scalars(statement, execution_options={"populate_existing": True})
+        values = {
+            "conversation_id": conversation_id,
+            "child_id": child_id,
+            "indicator": indicator,
+            "question_id": question_id,
+            "code": code,
+            "language": language,
+            "answered_at": now,
+            "updated_at": now,
+        }
+        statement = _answer_upsert(self.session.get_bind().dialect.name)
+        rows = await self.session.scalars(statement, values, execution_options={"populate_existing": True})
         return rows.one()
 
     async def set_answer_text(
@@ -308,3 +305,15 @@ class Store(PrivacyQueries):
         )
         result = cast(CursorResult[Any], await self.session.execute(statement))
         return result.rowcount == 1
+
+
+@functools.cache
+def _answer_upsert(dialect: str) -> Any:
+    """Insert an answer, or change the code of the one already given to that question (keeping its free
+    text). Built once per dialect: making the ON CONFLICT clause costs more than running it."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Answer)
+    changed = ("child_id", "indicator", "code", "language", "updated_at")
+    return insert.on_conflict_do_update(
+        index_elements=["conversation_id", "question_id"],
+        set_={name: insert.excluded[name] for name in changed},
+    ).returning(Answer)

@@ -2,6 +2,10 @@
 
 channel = TelegramChannel(settings, service)   # no module-level Bot or Dispatcher
 await channel.process(update)                  # from polling or from the webhook
+
+While the database is away, `process` raises (the update is fetched or delivered again later) and
+the family is told once, straight through the Bot API, that their message is kept and will be
+answered: they should not send it again, or the second copy would answer the next question.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from backend.wheel_png import WheelPainter
 from bot.i18n import Catalogs
 from bot.service import ConversationService
 from bot.settings import Settings
-from bot.telegram.delivery import TelegramSender
-from bot.telegram.handlers import ChatLocks, build_router
+from bot.telegram.delivery import CHANNEL, TelegramSender
+from bot.telegram.handlers import ChatLocks, build_router, chat_of, language_hint
 from bot.telegram.render import CallbackCodec
 from flows.events import Msg
 from flows.i18n import N_
+from storage.database import unavailable
 
 log = logging.getLogger(__name__)
+NOTICE_TIMEOUT = 5  # seconds for the "we have your message" notice: the update waits for it
 # Telegram names a menu's language by a two-letter ISO 639-1 code: Kurmanji is "ku", Bosnian's
 # readers may have Croatian or Serbian apps; Dari and Sorani have no such code (they get the default).
 TELEGRAM_CODES: dict[str, tuple[str, ...]] = {"kmr": ("ku",), "bs": ("bs", "hr", "sr"), "prs": (), "ckb": ()}
@@ -36,6 +42,7 @@ COMMANDS = (
     ("language", N_("Change language")),
     ("pause", N_("Pause and go on later")),
     ("mydata", N_("See everything we saved")),
+    ("export", N_("Download everything we saved")),
     ("delete", N_("Delete my answers")),
     ("professional", N_("I work with children")),
 )
@@ -57,14 +64,39 @@ class TelegramChannel:
         self.codec = CallbackCodec(service.engine.flows)
         lease = timedelta(seconds=settings.outbox_lease_seconds)
         painter = WheelPainter(service.catalogs)  # the wheel as a photo, in each family's language
-        self.sender = TelegramSender(self.bot, service.sessions, self.codec, painter, lease=lease)
+        self.sender = TelegramSender(
+            self.bot, service.sessions, self.codec, painter, rate=settings.telegram_send_rate, lease=lease
+        )
         self.dispatcher = Dispatcher()
         self.dispatcher.update.outer_middleware(ChatLocks())
         self.dispatcher.include_router(build_router(service, self.sender, self.codec, settings.language_list))
+        self._told: set[int] = set()  # chats told that the database is away, until their next update works
 
     async def process(self, update: Update) -> None:
         """Handle one update; raises if it could not be stored (so it is fetched or delivered again)."""
-        await self.dispatcher.feed_update(self.bot, update)
+        chat = chat_of(update)
+        try:
+            await self.dispatcher.feed_update(self.bot, update)
+        except Exception as exc:
+            if chat is not None and unavailable(exc):
+                await self._tell_kept(chat, update)
+            raise
+        if chat is not None:
+            self._told.discard(chat)
+
+    async def _tell_kept(self, chat: int, update: Update) -> None:
+        """Tell the family once (per outage) that their message is kept and will be answered."""
+        if chat in self._told:
+            return
+        self._told.add(chat)
+        event = update.message or update.callback_query
+        user = event.from_user if event is not None else None
+        hint = language_hint(user, self.settings.language_list)
+        notice = self.service.will_answer(CHANNEL, str(user.id if user else chat), hint)
+        try:
+            await self.bot.send_message(chat_id=chat, text=notice.text, request_timeout=NOTICE_TIMEOUT)
+        except Exception as exc:  # Telegram away too: the update still comes again
+            log.warning("could not tell a family their message is kept: %s", type(exc).__name__)
 
     async def register_commands(self, catalogs: Catalogs) -> None:
         """The command menu, in each language (Telegram picks it by the user's app language)."""

@@ -55,6 +55,9 @@ class _GiveUp(Exception):
     pass
 
 
+Outcome = tuple[str | None, _Retry | None, _GiveUp | None]  # sent (its message id), to retry, refused
+
+
 class RateLimit:
     """At most `rate` calls per second, spread out evenly."""
 
@@ -86,6 +89,7 @@ class TelegramSender:
         self.lease = lease
         self._wake = asyncio.Event()
         self.sent = 0
+        self._kept: list[tuple[OutboxItem, Outcome]] = []  # outcomes not yet recorded (see `round`)
 
     def wake(self) -> None:
         self._wake.set()
@@ -108,40 +112,77 @@ class TelegramSender:
     async def drain(self, seconds: float = 10.0) -> None:
         """Deliver everything that is due now (used at shutdown and in tests)."""
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and await self.round():
-            pass
+        try:
+            while time.monotonic() < deadline and await self.round():
+                pass
+            await self._record_kept()
+        except Exception as exc:  # the database away at shutdown: what was not recorded goes again
+            log.warning(
+                "outbox: not drained (%s); %d outcomes not recorded", type(exc).__name__, len(self._kept)
+            )
 
     async def round(self) -> bool:
-        """One round; True when something was claimed."""
+        """One round; True when something was claimed. The messages of a round are sent at once; each
+        outcome is recorded as soon as it is known, those known together in one transaction.
+
+        A message Telegram took is sent again only if the process dies before its outcome is recorded
+        (Telegram has no idempotency key), so that moment is kept short: one message's answer, not the
+        whole round's. If the database is away then, the outcome is kept here and recorded before
+        anything new is claimed; left as "on its way", the message would go again when its lease ran out.
+        """
+        await self._record_kept()
         async with self.sessions() as session, session.begin():
             items = await Outbox(session).claim_due(CHANNEL, lease=self.lease)
-        if items:
-            await asyncio.gather(*(self._deliver(item) for item in items))
+        attempts = {asyncio.ensure_future(self._attempt(item)): item for item in items}
+        while attempts:
+            done, _ = await asyncio.wait(attempts, return_when=asyncio.FIRST_COMPLETED)
+            self._kept += [(attempts.pop(task), task.result()) for task in done]
+            try:
+                await self._record_kept()
+            except Exception as exc:
+                log.warning("outbox: %d outcomes to record later (%s)", len(self._kept), type(exc).__name__)
         return bool(items)
 
-    async def _deliver(self, item: OutboxItem) -> None:
-        retry: _Retry | None = None
-        refused: _GiveUp | None = None
-        sent_ref: str | None = None
-        try:
-            sent_ref = await self._send(item)
-        except _Retry as exc:
-            retry = exc
-        except _GiveUp as exc:
-            refused = exc
+    async def _record_kept(self) -> None:
+        """Record the outcomes not recorded yet, in one transaction; raises if the database is away."""
+        if not self._kept:
+            return
         async with self.sessions() as session, session.begin():
             outbox = Outbox(session)
-            if retry is not None and item.attempts < MAX_ATTEMPTS:
-                await outbox.retry_later(item.id, timedelta(seconds=retry.delay), retry.reason)
-            elif retry is not None:
-                await outbox.give_up(item.id, f"gave up: {retry.reason}")
-                log.warning("outbox %d: gave up after %d attempts (%s)", item.id, item.attempts, retry.reason)
-            elif refused is not None:
-                await outbox.give_up(item.id, str(refused))
-                log.info("outbox %d: not deliverable (%s)", item.id, refused)
-            else:
-                await outbox.mark_sent(item.id, sent_ref)
-                self.sent += 1
+            for item, outcome in self._kept:
+                await self._record(outbox, item, *outcome)
+        self.sent += sum(1 for _, (_, retry, refused) in self._kept if retry is None and refused is None)
+        self._kept.clear()
+
+    async def _attempt(self, item: OutboxItem) -> Outcome:
+        try:
+            return await self._send(item), None, None
+        except _Retry as exc:
+            return None, exc, None
+        except _GiveUp as exc:
+            return None, None, exc
+        except Exception as exc:  # the database away while the wheel is drawn, say: not sent, so later
+            return None, _Retry(min(MAX_BACKOFF, 2.0 ** max(0, item.attempts - 1)), type(exc).__name__), None
+
+    async def _record(
+        self,
+        outbox: Outbox,
+        item: OutboxItem,
+        sent_ref: str | None,
+        retry: _Retry | None,
+        refused: _GiveUp | None,
+    ) -> None:
+        """The outcome of one attempt, in the round's transaction."""
+        if retry is not None and item.attempts < MAX_ATTEMPTS:
+            await outbox.retry_later(item.id, timedelta(seconds=retry.delay), retry.reason)
+        elif retry is not None:
+            await outbox.give_up(item.id, f"gave up: {retry.reason}")
+            log.warning("outbox %d: gave up after %d attempts (%s)", item.id, item.attempts, retry.reason)
+        elif refused is not None:
+            await outbox.give_up(item.id, str(refused))
+            log.info("outbox %d: not deliverable (%s)", item.id, refused)
+        else:
+            await outbox.mark_sent(item.id, sent_ref)
 
     async def _send(self, item: OutboxItem) -> str | None:
         try:
