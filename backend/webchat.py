@@ -10,6 +10,7 @@ or QR code, as `/start <payload>` does in Telegram.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from backend import wheel
 from backend.casework import NotFound
 from backend.plans import ORGANISATIONS
 from backend.workdays import STOCKHOLM
+from bot import export
 from bot.i18n import babel_locale, is_rtl, offered_language
 from bot.service import IncomingMessage, OutgoingReply
 from flows.engine import WHEEL_TITLE
@@ -29,13 +31,16 @@ from flows.events import Msg
 from flows.i18n import N_
 from flows.wellbeing import INDICATORS, SCALE_LABELS, Indicator, Scale
 from storage import Store, User, plans, pseudonym
+from storage.database import unavailable
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 COOKIE = "hjulet_chat"
 COOKIE_DAYS = 90
 PLAN_COOKIE = "hjulet_plan"
 CHANNEL = "web"
 WRITE_HERE = N_("Write here")
+DOWNLOAD = N_("Download everything we saved")
 SEND = N_("Send")
 CONVERSATION = N_("Conversation")
 NOT_ANSWERED = N_("Not answered")
@@ -69,7 +74,7 @@ def _labels(request: Request, lang: str) -> dict[str, str]:
     catalogs = _desk(request).service.catalogs
     return {
         key: catalogs.render(Msg(text), lang)
-        for key, text in (("write", WRITE_HERE), ("send", SEND), ("log", CONVERSATION))
+        for key, text in (("write", WRITE_HERE), ("send", SEND), ("log", CONVERSATION), ("export", DOWNLOAD))
     }
 
 
@@ -118,18 +123,34 @@ async def chat_message(
     if not messages:
         raise HTTPException(422, "nothing sent")
     replies: list[OutgoingReply] = []
-    for message in messages:
-        replies += await desk.service.handle(message)
-    replies += await desk.service.waiting(CHANNEL, family)  # a message from the named person
-    lang = await desk.service.language_of(CHANNEL, family) or hint or desk.settings.default_language
+    status, headers = 200, {"Cache-Control": "no-store"}
+    try:
+        for message in messages:
+            replies += await desk.service.handle(message)
+    except Exception as exc:  # this message was not stored (one transaction): "try again in a moment"
+        status = 503 if unavailable(exc) else 500  # 503: the database is away; never a traceback
+        level = logging.WARNING if status == 503 else logging.ERROR
+        log.log(level, "web chat: a message not stored (%s)", type(exc).__name__)
+        lang = desk.service.known_language(CHANNEL, family) or hint or desk.settings.default_language
+        replies.append(desk.service.trouble(lang))
+        headers["Retry-After"] = "5"
+    else:
+        try:
+            replies += await desk.service.waiting(CHANNEL, family)  # a message from the named person
+            lang = await desk.service.language_of(CHANNEL, family) or hint or desk.settings.default_language
+        except Exception as exc:  # stored all the same; what waits is shown next time
+            log.warning("web chat: waiting messages not read (%s)", type(exc).__name__)
+            lang = desk.service.known_language(CHANNEL, family) or hint or desk.settings.default_language
     response = JSONResponse(
         {
             "lang": lang,
             "dir": "rtl" if is_rtl(lang) else "ltr",
             "labels": _labels(request, lang),
             "replies": [_reply(r) for r in replies],
+            **({"retry": True} if status != 200 else {}),
         },
-        headers={"Cache-Control": "no-store"},
+        status_code=status,
+        headers=headers,
     )
     if new:
         response.set_cookie(
@@ -270,3 +291,23 @@ async def plan_consent(
     except NotFound as error:
         raise HTTPException(404, "no plan") from error
     return RedirectResponse(f"/chat/plan?done={given}", status_code=303)
+
+
+# ---- the family's data, to take with them -----------------------------------
+
+
+@router.get("/chat/api/export")
+async def chat_export(request: Request, hjulet_chat: Annotated[str | None, Cookie()] = None) -> Response:
+    """Everything stored about this family, as a JSON file (bot/export.py): by the chat's cookie
+    only; no cookie, or nothing stored, is "not found"."""
+    if not _valid(hjulet_chat):
+        raise HTTPException(404, "no conversation")
+    assert hjulet_chat is not None
+    document = await export.family_export(_desk(request).service, CHANNEL, hjulet_chat, _hint(request))
+    if document is None:
+        raise HTTPException(404, "no conversation")
+    headers = {
+        "Content-Disposition": f'attachment; filename="{export.FILENAME}"',
+        "Cache-Control": "no-store",
+    }
+    return Response(export.dumps(document), media_type="application/json", headers=headers)

@@ -13,11 +13,15 @@ import logging
 import sys
 from typing import TextIO
 
+from bot import export
+from bot.mydata import NOTHING
 from bot.service import ConversationService, IncomingMessage, OutgoingReply
+from flows.events import Msg
 
 log = logging.getLogger(__name__)
 PROMPT = "> "
 CHANNEL = "console"
+EXPORT = "/export"  # everything stored, as JSON: a command of the channel, not of the conversation
 MAX_LINE = 64 * 1024  # longer input is cut here; the service keeps a shorter part still
 
 
@@ -74,6 +78,21 @@ class Console:
             return
         self.show(waiting)
 
+    async def export(self) -> None:
+        """/export: everything stored about this user, printed as JSON (bot/export.py)."""
+        try:
+            document = await export.family_export(self.service, CHANNEL, self.user, self.lang)
+        except Exception as exc:
+            log.error("could not export a console user's data: %s", type(exc).__name__)
+            self.show([self.service.trouble(self.lang)])
+            return
+        if document is None:
+            lang = self.lang or self.service.settings.default_language
+            self.stdout.write(self.service.catalogs.render(Msg(NOTHING), lang) + "\n")
+        else:
+            self.stdout.write(export.dumps(document).decode("utf-8") + "\n")
+        self.stdout.flush()
+
     def choice_for(self, line: str) -> str | None:
         """A number typed for one of the choices just shown."""
         key = line.strip().rstrip(".)")
@@ -92,6 +111,9 @@ class Console:
                 self.stdout.write("\n")
                 break
             line = line.rstrip("\r\n")
+            if line.strip().lower() == EXPORT:
+                await self.export()
+                continue
             code = self.choice_for(line)
             if code is not None:
                 await self.send(choice=code)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -38,7 +39,17 @@ from storage.outbox import Outbox
 log = logging.getLogger(__name__)
 RETRIES = 3
 TROUBLE = N_("Sorry, something went wrong on our side. Your answers are saved. Please try again in a moment.")
+# While the database is away, to a family whose message the channel will deliver again (Telegram):
+# they must not send it again, or the second copy would answer the next question.
+WILL_ANSWER = N_(
+    "Sorry, we have a problem on our side. We have your message and will answer it in a moment. "
+    "You do not need to send it again."
+)
+LANGUAGES_KEPT = 10_000  # families whose language this process remembers, for when the database is away
 ALREADY_ANSWERED = N_("You have already answered that question.")
+KEPT_BEFORE = N_(
+    "The answers you gave before stay saved. Write /mydata to read them or /delete to delete them."
+)
 FROM_STAFF = N_("A message from {name}, {role} at {unit}:")
 ROLES = {"named_person": N_("your child's named person"), "unit_lead": N_("the head of the unit")}
 # Where a console user is reached: the console shows waiting messages at its next prompt.
@@ -167,6 +178,7 @@ class ConversationService:
         self.context = settings.context()
         self.questions = mydata.question_texts(engine.flows)
         self._suggester: IndicatorSuggester | None = None  # built on the first professional report
+        self._languages: OrderedDict[str, str] = OrderedDict()  # pseudonym -> language, newest last
 
     async def handle(self, message: IncomingMessage) -> list[OutgoingReply]:
         started = time.perf_counter()
@@ -188,6 +200,8 @@ class ConversationService:
             if message.event_id and not await store.claim_event(f"{message.channel}:{message.event_id}"):
                 return []  # a repeated delivery: already handled, nothing to say twice
             lang = self._language(message.language_hint)
+            if message.question is not None and await store.get_user(message.channel, user_key) is None:
+                return [self._notice(ALREADY_ANSWERED, lang)]  # a button from before /delete: store nothing
             user = await store.get_or_create_user(message.channel, user_key, lang)
             if message.address is not None and user.address != message.address:
                 user.address = message.address
@@ -228,6 +242,7 @@ class ConversationService:
             if not applied.removed:
                 await self._save(store, applied.conversation or conversation, outcome.state)
             replies = self._render(outcome, applied, message.ref)
+            self._remember_language(user_key, outcome.state.lang)
             if message.address is not None:
                 replies = await self._queue(
                     session, message, user_key, None if applied.removed else user.id, replies
@@ -504,10 +519,16 @@ class ConversationService:
             elif isinstance(effect, ev.SetLanguage):
                 await store.set_user_language(user, effect.language)
             elif isinstance(effect, ev.Erase):
+                if effect.silent and (await store.user_data(user.id)).answers:
+                    # "no" to saving a new round: the answers given before stay (only /delete erases them)
+                    applied.erased = [self.catalogs.render(Msg(KEPT_BEFORE), lang)]
+                    continue
                 counts = await store.erase_user(user.id)
                 applied.removed = True
                 if not effect.silent:
-                    applied.erased = mydata.erased(counts, lambda m: self.catalogs.render(m, lang))
+                    render = lambda m: self.catalogs.render(m, lang)  # noqa: E731
+                    kept = self.settings.retention_kept_concern_months  # said when the law keeps a report
+                    applied.erased = mydata.erased(counts, render, kept)
                 return applied
             elif isinstance(effect, ev.Restart):
                 await store.save_conversation(
@@ -718,6 +739,22 @@ class ConversationService:
                     await outbox.mark_sent(item.id)
                     replies.append(OutgoingReply.from_payload(item.payload))
         return replies
+
+    def _remember_language(self, user_key: str, lang: str) -> None:
+        self._languages[user_key] = lang
+        self._languages.move_to_end(user_key)
+        if len(self._languages) > LANGUAGES_KEPT:
+            self._languages.popitem(last=False)
+
+    def known_language(self, channel: str, user_id: str) -> str | None:
+        """The language this process last saw the user speak, without asking the database."""
+        return self._languages.get(pseudonym(self.secret, channel, user_id))
+
+    def will_answer(self, channel: str, user_id: str, hint: str | None = None) -> OutgoingReply:
+        """What to say while the database is away to a family whose message comes again by itself
+        (Telegram delivers it again): in their language if this process knows it, else the hint's."""
+        lang = self.known_language(channel, user_id) or self._language(hint)
+        return OutgoingReply(self.catalogs.render(Msg(WILL_ANSWER), lang), rtl=is_rtl(lang))
 
     def trouble(self, lang: str | None = None) -> OutgoingReply:
         """What to say when the message could not be handled (nothing was half-saved)."""

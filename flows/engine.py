@@ -268,8 +268,12 @@ class _Run:
             self.state.lang = code
             self.effects.append(ev.SetLanguage(code))
         self.state.paused = False
-        if not self.state.started:
-            self.state.started = True
+        if not self.state.stack and self.state.finished:
+            self.say(FINISHED)  # nothing to ask again: say that it has ended, in the language
+            return
+        if not self.state.stack:  # a round the family said no to: it begins again
+            self.state.stack = [Frame(flow=self.engine.main, step=self.engine.flows[self.engine.main].start)]
+        self.state.started = True
         self.enter()  # the question stays where it was, asked again in the language
 
     def command(self, name: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nlu.embedding import E5Encoder, Encoder
-from nlu.examples import DATA_DIR, RiskLevel, risk_patterns
+from nlu.examples import DATA_DIR, LANGUAGES, RiskLevel, risk_patterns
 from nlu.features import featurize
 from nlu.language import SUGGEST_CONFIDENCE, LanguageDetector, letters
 from nlu.model import CACHE, Model, load_or_build
@@ -97,6 +97,8 @@ class Understanding:
         return hint, guess.scores.get(hinted, 0.0)
 
     def parse(self, text: str, lang_hint: str | None = None) -> Parse:
+        if lang_hint not in LANGUAGES:
+            lang_hint = None  # not one of ours (a typo, "en-US"): no hint, rather than an unknown language
         cleaned = clean(text)
         if not cleaned:
             return Parse(cleaned, lang_hint, 0.0, "other", 0.0, "none", (), None)

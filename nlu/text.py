@@ -24,7 +24,7 @@ def clean(text: str) -> str:
             continue
         else:
             kept.append(char)
-    return _SPACE.sub(" ", "".join(kept)).strip()[:MAX_TEXT]
+    return _SPACE.sub(" ", "".join(kept)).strip()[:MAX_TEXT].rstrip()  # cut at a space: no space at the end
 
 
 def normalize(text: str) -> str:

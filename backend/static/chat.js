@@ -122,8 +122,13 @@
         credentials: "same-origin",
         body: JSON.stringify(body),
       });
-      if (response.ok) {
-        show(await response.json());
+      // A 503 (the database is away for a moment) comes with the same shape: a reply that says so.
+      const data = await response.json().catch(function () { return null; });
+      if (data && data.replies) {
+        show(data);
+        if (data.retry && body.text && !words.value) {
+          words.value = body.text;  // not stored: the words wait in the field to be sent again
+        }
       }
     }).catch(function () { /* the next message tries again */ });
     return queue;

@@ -2,7 +2,9 @@
 
 A request is accepted only with the right X-Telegram-Bot-Api-Secret-Token (compared in constant
 time); otherwise 401 and nothing is processed. The reply is 200 only after the update is stored;
-if it cannot be (the database is away), 503, and Telegram delivers the update again later.
+if it cannot be (the database is away), 503, and Telegram delivers the update again later (the family
+is told once that their message is kept: see `TelegramChannel.process`). A second delivery of an
+update already stored, to this worker or another, is recognised by its id and changes nothing.
 """
 
 from __future__ import annotations

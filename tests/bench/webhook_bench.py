@@ -75,12 +75,19 @@ class WebhookPhone(Phone):
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         while True:
             posted = time.monotonic()
-            async with self.http.post(self.url, json=update, headers=headers) as response:
-                await response.read()
+            try:
+                async with self.http.post(self.url, json=update, headers=headers) as response:
+                    await response.read()
+                status = response.status
+            except aiohttp.ClientError:  # refused or reset: Telegram, too, delivers it again
+                status = 599
             self.record.handling_ms.append((time.monotonic() - posted) * 1000)
-            if response.status < 500:
+            if status < 500:
                 break
             self.record.redelivered += 1
+            if time.monotonic() - started > WAIT:
+                self.record.lost += 1
+                return False
             await asyncio.sleep(0.5)
         self.record.updates += 1
         deadline = started + WAIT
@@ -309,6 +316,7 @@ COLUMNS = (
     ("rss_mb", "{:>6.0f}"),
     ("lost", "{:>4}"),
     ("doubled", "{:>7}"),
+    ("redelivered", "{:>11}"),
 )
 HEADINGS = (
     "database   bot     families updates  upd/s  hnd p50  hnd p99  rep p50  rep p99  RSS MB lost doubled"

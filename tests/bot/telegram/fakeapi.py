@@ -30,6 +30,8 @@ class Sent:
     photo: bool = False
     edits: int = 0
     image: bytes | None = None  # an uploaded photo's bytes
+    document: bytes | None = None  # an uploaded document's bytes (sendDocument)
+    filename: str | None = None
 
     def as_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -39,7 +41,9 @@ class Sent:
             "from": BOT,
         }
         if self.text is not None:
-            message["caption" if self.photo else "text"] = self.text
+            message["caption" if self.photo or self.document is not None else "text"] = self.text
+        if self.document is not None:
+            message["document"] = {"file_id": "d", "file_unique_id": "d", "file_name": self.filename}
         if self.photo:
             message["photo"] = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
         if self.keyboard:
@@ -127,8 +131,9 @@ class FakeBotAPI:
                 params[key] = json.loads(value)
             elif isinstance(value, str):
                 params[key] = value
-            else:  # an uploaded file (multipart): keep its bytes
+            else:  # an uploaded file (multipart): keep its bytes, and its name
                 params[key] = value.file.read()
+                params[f"{key}.filename"] = value.filename
         return params
 
     def _error(self, status: int, retry_after: int | None) -> web.Response:
@@ -175,6 +180,21 @@ class FakeBotAPI:
         if not isinstance(image, bytes):
             return self._error(400, None)  # type: ignore[return-value]  # only uploads here, no file ids
         return self._store(params, params.get("caption"), image=image)
+
+    async def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        part = params.get("document")
+        if isinstance(part, str) and part.startswith("attach://"):  # aiogram names the upload's part
+            part = part.removeprefix("attach://")
+        else:
+            part = "document"
+        document, caption = params.get(part), params.get("caption")
+        if not isinstance(document, bytes) or (caption is not None and len(caption) > 1024):
+            return self._error(400, None)  # type: ignore[return-value]  # only uploads here, no file ids
+        chat_id = int(params["chat_id"])
+        sent = Sent(next(self._message_ids), chat_id, caption, None, document=document)
+        sent.filename = params.get(f"{part}.filename")
+        self.chats.setdefault(chat_id, []).append(sent)
+        return sent.as_message()
 
     def _store(self, params: dict[str, Any], text: str | None, image: bytes | None = None) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
