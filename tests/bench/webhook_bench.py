@@ -337,7 +337,7 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"{args.families} families, think {args.think} s, ramp {args.ramp} s; times in ms", flush=True)
     print(HEADINGS, flush=True)
     for database, url in databases:
-        for kind in ("echo", "hjulet"):
+        for kind in args.bots.split(","):
             drop = None
             if url is not None:
                 url_for_run, drop = await fresh_postgres(url)
@@ -357,8 +357,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(f"  {kind} error: {error.strip()}", flush=True)
     failures = []
     for database, _ in databases:
-        echo = next(r for r in rows if r["database"] == database and r["bot"] == "echo")
         ours = next(r for r in rows if r["database"] == database and r["bot"] == "hjulet")
+        echo = next((r for r in rows if r["database"] == database and r["bot"] == "echo"), None)
+        if echo is None:
+            echo = next((r for r in rows if r["bot"] == "echo"), ours)
         print(
             f"{database}: Hjulet / echo bot: "
             f"handling p50 x{ours['handling_p50'] / echo['handling_p50']:.1f}, "
@@ -386,6 +388,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a family's messages, s")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the families arrive")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--bots", default="echo,hjulet", help="echo,hjulet or one of them")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
