@@ -297,7 +297,7 @@ class PlanWork:
 
     async def editor(self, staff: Staff, concern_id: int) -> PlanState:
         async with self.casework.service.sessions() as session, session.begin():
-            concern = await self._visible(session, staff, concern_id)
+            concern = await self.casework._visible(session, staff, concern_id)
             state = await self._state(session, staff, concern)
             await Audit(session).record(staff.id, "read_plan", "concern", concern.id)
         return state
@@ -305,7 +305,7 @@ class PlanWork:
     async def save(self, staff: Staff, concern_id: int, data: dict[str, Any]) -> PlanState:
         content: PlanContent = parse(PlanContent, data)
         async with self.casework.service.sessions() as session, session.begin():
-            concern = await self._workable(session, staff, concern_id)
+            concern = await self.casework._workable(session, staff, concern_id)
             plan = await plans.plan_of_concern(session, concern.id, lock=True)
             dumped = content.model_dump(mode="json")
             if plan is None:
@@ -327,7 +327,7 @@ class PlanWork:
     async def share(self, staff: Staff, concern_id: int) -> bool:
         """Share the saved plan with the family; True when the notice could go to them now."""
         async with self.casework.service.sessions() as session, session.begin():
-            concern = await self._workable(session, staff, concern_id)
+            concern = await self.casework._workable(session, staff, concern_id)
             if concern.source != "family":
                 raise Conflict("this concern came from a professional: the family has no chat here")
             plan = await plans.plan_of_concern(session, concern.id, lock=True)
@@ -356,22 +356,6 @@ class PlanWork:
             key = await plans.new_link(session, user.id)
             link = f"{service.settings.public_url.rstrip('/')}/chat/plan?key={key}"
         return bool(await service.tell_family(session, user_id=user.id, message=Msg(message, {"link": link})))
-
-    async def _visible(self, session: AsyncSession, staff: Staff, concern_id: int) -> Concern:
-        concern = await Concerns(session).get(concern_id)
-        if concern is None or not policy.can_see(staff, concern):
-            await self.casework.denied(staff, concern_id)
-            raise NotFound("no such concern")
-        return concern
-
-    async def _workable(self, session: AsyncSession, staff: Staff, concern_id: int) -> Concern:
-        concern = await Concerns(session).lock(concern_id)
-        if concern is None or not policy.can_see(staff, concern):
-            await self.casework.denied(staff, concern_id)
-            raise NotFound("no such concern")
-        if not policy.can_work(staff, concern):
-            raise Conflict("this concern is closed")
-        return concern
 
     async def _state(self, session: AsyncSession, staff: Staff, concern: Concern) -> PlanState:
         plan = await plans.plan_of_concern(session, concern.id)
@@ -464,12 +448,7 @@ class AssessmentWork:
         if content.empty():
             raise Invalid("the assessment is empty")
         async with self.casework.service.sessions() as session, session.begin():
-            concern = await Concerns(session).lock(concern_id)
-            if concern is None or not policy.can_see(staff, concern):
-                await self.casework.denied(staff, concern_id)
-                raise NotFound("no such concern")
-            if not policy.can_work(staff, concern):
-                raise Conflict("this concern is closed")
+            concern = await self.casework._workable(session, staff, concern_id)
             saved = content.model_dump(mode="json")
             session.add(plans.Assessment(concern_id=concern.id, staff_id=staff.id, content=saved))
             await session.flush()
