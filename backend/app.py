@@ -26,7 +26,7 @@ from backend import admin, api, chat_link, health, web, webchat
 from backend.casework import DeskError
 from backend.desk_app import STATIC, build_desk_app, staff_language
 from bot.settings import Settings
-from bot.wiring import build_desk, open_service
+from bot.wiring import build_desk, open_service, settle_heap
 from flows.i18n import S_
 from storage.directory import Directory
 from storage.models import utcnow
@@ -46,7 +46,10 @@ HEADERS = {
 }
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, migrate: bool = True, own_process: bool = False) -> FastAPI:
+    """The app. `own_process`: it is all this process serves (`hjulet serve`), so once started its
+    heap is settled (bot/wiring.py settle_heap); tests build many apps in one process and do not."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_service(settings, migrate=migrate) as service:
@@ -56,6 +59,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
             stop = asyncio.Event()
             workers = [asyncio.create_task(_sweep_sessions(desk.service.sessions, settings, stop))]
             workers += await _start_workers(settings, desk, notifier, stop)
+            if own_process:
+                settle_heap()
             try:
                 yield
             finally:

@@ -90,7 +90,7 @@ def chat(user: str | None, lang: str | None) -> None:
 def telegram() -> None:
     from bot.telegram.channel import TelegramChannel
     from bot.telegram.polling import run_polling
-    from bot.wiring import open_service
+    from bot.wiring import open_service, settle_heap
 
     settings = _settings()
     if not settings.telegram_token:
@@ -99,6 +99,7 @@ def telegram() -> None:
     async def run() -> None:
         async with open_service(settings) as service:
             channel = TelegramChannel(settings, service)
+            settle_heap()
             try:
                 click.echo("Telegram bot running; Ctrl-C or SIGTERM stops it cleanly.", err=True)
                 await run_polling(channel, service.catalogs)
@@ -182,7 +183,7 @@ def serve(host: str, port: int) -> None:
     _say(settings, f"Hjulet desk: http://{host}:{port}/  (Ctrl-C stops it)")
     _say(settings, f"Web chat for families: http://{host}:{port}/chat")
     uvicorn.run(
-        create_app(settings, migrate=False),
+        create_app(settings, migrate=False, own_process=True),
         host=host,
         port=port,
         proxy_headers=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,15 @@ def protect_logs() -> None:
     """Keep the database drivers' loggers at WARNING whatever the log level: no data in the logs."""
     for name in DATA_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def settle_heap() -> None:
+    """Once a process is built: move what it loaded (flows, catalogs, NLU, web app) out of the
+    garbage collector's view. Each full collection then looks only at what requests made, not at
+    the whole process: measured here, a full collection of a serving process took 130 ms, during
+    which no family was answered."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_engine(settings: Settings) -> Engine:

@@ -9,6 +9,7 @@ so two senders never claim the same row.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -21,6 +22,50 @@ from storage.models import OutboxMessage, utcnow
 
 LEASE: Final = timedelta(seconds=20)  # a sender that died lets its rows go after this long
 ON_THE_WAY: Final = ("pending", "sending")
+
+
+_NO_SYNC: Final = {"synchronize_session": False}
+
+
+@functools.cache
+def _claim_statements(postgres: bool, one_chat: bool) -> tuple[sa.Select[Any], sa.Update]:
+    """The claim's query and update, built once per kind: a sender claims several times a second,
+    and building these (the aliased subquery above all) cost more than running them."""
+    now = sa.bindparam("now", type_=OutboxMessage.__table__.c.next_attempt_at.type)
+    earlier = aliased(OutboxMessage)
+    blocked = (
+        sa.select(earlier.id)
+        .where(
+            earlier.chat_key == OutboxMessage.chat_key,
+            earlier.id < OutboxMessage.id,
+            earlier.status.in_(ON_THE_WAY),
+        )
+        .exists()
+    )
+    due = sa.or_(
+        sa.and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
+    )
+    query = (
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.channel == sa.bindparam("channel"), due, ~blocked)
+        .order_by(OutboxMessage.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    if one_chat:
+        query = query.where(OutboxMessage.chat_key == sa.bindparam("chat_key"))
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+    claim = (
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == sa.bindparam("row_id"), due)
+        .values(
+            status="sending",
+            claimed_until=sa.bindparam("until", type_=OutboxMessage.__table__.c.claimed_until.type),
+            attempts=OutboxMessage.attempts + 1,
+        )
+    )
+    return query, claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,38 +117,16 @@ class Outbox:
     ) -> list[OutboxItem]:
         """Claim up to ``limit`` due rows: the first one of each chat (only of ``chat_key`` if given)."""
         now = utcnow()
-        earlier = aliased(OutboxMessage)
-        blocked = (
-            sa.select(earlier.id)
-            .where(
-                earlier.chat_key == OutboxMessage.chat_key,
-                earlier.id < OutboxMessage.id,
-                earlier.status.in_(ON_THE_WAY),
-            )
-            .exists()
-        )
-        due = sa.or_(
-            sa.and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-            sa.and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
-        )
-        query = (
-            sa.select(OutboxMessage)
-            .where(OutboxMessage.channel == channel, due, ~blocked)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        query, claim = _claim_statements(postgres, chat_key is not None)
+        params: dict[str, Any] = {"channel": channel, "now": now, "limit": limit}
         if chat_key is not None:
-            query = query.where(OutboxMessage.chat_key == chat_key)
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-        rows = list(await self.session.scalars(query))
+            params["chat_key"] = chat_key
+        rows = list(await self.session.scalars(query, params))
         claimed: list[OutboxItem] = []
         for row in rows:
             result = await self.session.execute(
-                sa.update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, due)
-                .values(status="sending", claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
-                .execution_options(synchronize_session=False)
+                claim, {"row_id": row.id, "now": now, "until": now + lease}, execution_options=_NO_SYNC
             )
             if result.rowcount == 1 and row.payload is not None:  # type: ignore[attr-defined]
                 claimed.append(

@@ -74,6 +74,7 @@ class FakeBotAPI:
         self.commands: dict[str | None, list[str]] = {}
         self.failures: dict[str, list[tuple[int, int | None]]] = {}
         self.delivered: dict[int, dict[str, Any]] = {}
+        self.watchers: dict[int, asyncio.Event] = {}  # set when the bot sent to or edited in the chat
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._new = asyncio.Condition()
@@ -119,7 +120,13 @@ class FakeBotAPI:
         result = await handler(params)
         if isinstance(result, web.Response):
             return result
+        if "chat_id" in params and (event := self.watchers.get(int(params["chat_id"]))) is not None:
+            event.set()
         return web.json_response({"ok": True, "result": result})
+
+    def watch(self, chat_id: int) -> asyncio.Event:
+        """An event set whenever the bot sends to or edits in `chat_id`: wait on it, clear it."""
+        return self.watchers.setdefault(chat_id, asyncio.Event())
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
