@@ -10,9 +10,13 @@ picture as its caption, names them. So a picture never shows empty boxes for mis
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import unescape
@@ -50,17 +54,49 @@ class WheelPicture:
 def rasterise(svg: str, fonts: Fonts, scale: float = SCALE) -> bytes:
     """SVG markup -> PNG bytes, drawing text with `fonts` only (no system fonts: what is drawn is
     what `fonts` holds; with no fonts at all, no text is drawn)."""
+    return _rasterise(svg, list(fonts.files), fonts.family, scale)
+
+
+def _rasterise(svg: str, files: list[str], family: str | None, scale: float) -> bytes:
     return bytes(
         resvg_py.svg_to_bytes(
             svg_string=svg,
             zoom=scale,
             background=BACKGROUND,
             skip_system_fonts=True,
-            font_files=fonts.files,
-            font_family=fonts.family,
-            sans_serif_family=fonts.family,
+            font_files=files,
+            font_family=family,
+            sans_serif_family=family,
         )
     )
+
+
+class Rasteriser:
+    """Rasterises in a process of its own. resvg holds the interpreter lock for the whole picture
+    (70-100 ms here), so in a thread it would stop the event loop, and every family's reply with it.
+    One worker process, started on first use (spawned: the server has threads, so no fork)."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def png(self, svg: str, fonts: Fonts, scale: float = SCALE) -> bytes:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._pool, _rasterise, svg, list(fonts.files), fonts.family, scale
+            )
+        except BrokenProcessPool:  # the worker died (out of memory, killed): a new one next time
+            log.warning("the wheel's drawing process stopped; starting a new one")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
 def description(svg: str) -> str:
@@ -80,6 +116,24 @@ class WheelPainter:
         self, lang: str, answers: Iterable[tuple[str | None, str]], title: str | None = None
     ) -> WheelPicture:
         """`answers`: (indicator, scale code) pairs, as stored; `title`: as already shown, if any."""
+        svg, words, named = self.compose(lang, answers, title)
+        return WheelPicture(rasterise(svg, self.fonts), words, named)
+
+    async def paint_apart(
+        self,
+        rasteriser: Rasteriser,
+        lang: str,
+        answers: Iterable[tuple[str | None, str]],
+        title: str | None = None,
+    ) -> WheelPicture:
+        """`paint`, with the pixels drawn in `rasteriser`'s process: the event loop goes on meanwhile."""
+        svg, words, named = self.compose(lang, answers, title)
+        return WheelPicture(await rasteriser.png(svg, self.fonts), words, named)
+
+    def compose(
+        self, lang: str, answers: Iterable[tuple[str | None, str]], title: str | None = None
+    ) -> tuple[str, str, bool]:
+        """The SVG to draw, its description in words, and whether the parts are named (not numbered)."""
 
         def say(message: str) -> str:
             return self.catalogs.render(Msg(message), lang)
@@ -90,7 +144,7 @@ class WheelPainter:
         title = title or say(WHEEL_TITLE)
         full = wheel.wheel_svg(worst, labels, names, title)
         if self.fonts.covers("".join([*labels.values(), *names.values(), SYMBOLS])):
-            return WheelPicture(rasterise(full, self.fonts), description(full), named=True)
+            return full, description(full), True
         log.warning("no font draws every label in %s: the wheel's parts are numbered", lang)
         return self._numbered(worst, labels, names, title)
 
@@ -100,8 +154,8 @@ class WheelPainter:
         labels: Mapping[Indicator, str],
         names: Mapping[str, str],
         title: str,
-    ) -> WheelPicture:
+    ) -> tuple[str, str, bool]:
         numbers = {part: str(number) for number, part in enumerate(Indicator, 1)}
         picture = wheel.wheel_svg(worst, numbers, dict.fromkeys(names, ""), title)
         told = wheel.wheel_svg(worst, {p: f"{numbers[p]} {labels[p]}" for p in Indicator}, names, title)
-        return WheelPicture(rasterise(picture, self.fonts), description(told), named=False)
+        return picture, description(told), False

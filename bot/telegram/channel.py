@@ -151,4 +151,5 @@ class TelegramChannel:
                 )
 
     async def close(self) -> None:
+        self.sender.rasteriser.close()
         await self.bot.session.close()

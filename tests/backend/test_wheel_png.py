@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from backend import wheel
 from backend.fonts import DEFAULT_FONTS, Fonts, read_face
-from backend.wheel_png import WheelPainter, rasterise
+from backend.wheel_png import Rasteriser, WheelPainter, rasterise
 from bot.i18n import Catalogs
 from bot.settings import ROOT, SUPPORTED_LANGUAGES
 from bot.telegram.render import CAPTION_LIMIT
@@ -139,3 +141,48 @@ def test_a_wheel_takes_a_fraction_of_a_second(painter: WheelPainter) -> None:
         painter.paint("ar", ANSWERS)
         times.append(time.perf_counter() - started)
     assert sorted(times)[2] < 2.0  # about 0.1 s here; generous for a busy CI machine
+
+
+async def test_the_event_loop_goes_on_while_a_wheel_is_drawn_apart(painter: WheelPainter) -> None:
+    """resvg holds the interpreter lock for a whole picture: in a thread it stopped every family's
+    reply for 70-100 ms. Drawn in the rasteriser's process, the loop keeps ticking, and the picture
+    is the same one."""
+    rasteriser = Rasteriser()
+    try:
+        await painter.paint_apart(rasteriser, "sv", ANSWERS)  # the process starts on first use
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while True:
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        pictures = [await painter.paint_apart(rasteriser, lang, ANSWERS) for lang in ("sv", "ar", "ti")]
+        ticker.cancel()
+        in_thread = await asyncio.to_thread(painter.paint, "sv", ANSWERS)
+        assert pictures[0] == in_thread
+        assert all(png_size(picture.png) == SIZE for picture in pictures)
+        assert len(gaps) > 50, "the loop barely ran while three wheels were drawn"
+        assert sorted(gaps)[-2] < 0.040, f"the loop stood still for {max(gaps) * 1000:.0f} ms"
+    finally:
+        rasteriser.close()
+
+
+async def test_a_drawing_process_that_died_is_replaced(painter: WheelPainter) -> None:
+    rasteriser = Rasteriser()
+    try:
+        await painter.paint_apart(rasteriser, "sv", ANSWERS)
+        assert rasteriser._pool is not None
+        for process in list(rasteriser._pool._processes.values()):  # type: ignore[union-attr]
+            process.kill()
+            process.join()
+        with pytest.raises(BrokenProcessPool):
+            await painter.paint_apart(rasteriser, "sv", ANSWERS)
+        picture = await painter.paint_apart(rasteriser, "sv", ANSWERS)  # a new process
+        assert png_size(picture.png) == SIZE
+    finally:
+        rasteriser.close()
