@@ -147,7 +147,8 @@ class Outbox:
         await self.session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.id == item_id)
-            .values(status="sent", sent_at=utcnow(), sent_ref=sent_ref, payload=None, claimed_until=None)
+            .values(status="sent", sent_at=utcnow(), sent_ref=sent_ref, payload=None, claimed_until=None),
+            execution_options=_NO_SYNC,
         )
 
     async def update_payload(self, item_id: int, payload: dict[str, Any], lease: timedelta = LEASE) -> None:
@@ -162,7 +163,10 @@ class Outbox:
         await self.session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.id == item_id)
-            .values(status="pending", next_attempt_at=utcnow() + delay, claimed_until=None, error=error[:120])
+            .values(
+                status="pending", next_attempt_at=utcnow() + delay, claimed_until=None, error=error[:120]
+            ),
+            execution_options=_NO_SYNC,
         )
 
     async def give_up(self, item_id: int, error: str) -> None:
@@ -170,7 +174,8 @@ class Outbox:
         await self.session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.id == item_id)
-            .values(status="failed", payload=None, claimed_until=None, error=error[:120])
+            .values(status="failed", payload=None, claimed_until=None, error=error[:120]),
+            execution_options=_NO_SYNC,
         )
 
     async def last_keyboard_ref(self, chat_key: str, before_id: int) -> str | None:

@@ -71,12 +71,15 @@ class Store(PrivacyQueries):
         _check(channel, CHANNELS, "channel")
         if not _PSEUDONYM.fullmatch(pseudonym):
             raise ValueError("pseudonym must be 64 lower-case hex characters (storage.identity.pseudonym)")
+        query = sa.select(User).where(User.channel == channel, User.pseudonym == pseudonym)
+        found = await self.session.scalar(query)  # nearly always: only a first message writes
+        if found is not None:
+            return found
         statement = self._insert(User).values(
             channel=channel, pseudonym=pseudonym, language=language, created_at=utcnow()
         )
         await self.session.execute(statement.on_conflict_do_nothing(index_elements=["channel", "pseudonym"]))
-        query = sa.select(User).where(User.channel == channel, User.pseudonym == pseudonym)
-        return (await self.session.scalars(query)).one()  # inserted now, or found
+        return (await self.session.scalars(query)).one()  # inserted now, or by a concurrent first message
 
     async def get_user(self, channel: str, pseudonym: str) -> User | None:
         query = sa.select(User).where(User.channel == channel, User.pseudonym == pseudonym)

