@@ -93,7 +93,13 @@ def _reply(reply: OutgoingReply) -> dict[str, Any]:
 @router.get("/chat")
 async def chat_page(request: Request, hjulet_chat: Annotated[str | None, Cookie()] = None) -> HTMLResponse:
     desk = _desk(request)
-    lang = await desk.service.language_of(CHANNEL, hjulet_chat) if hjulet_chat else None
+    try:
+        lang = await desk.service.language_of(CHANNEL, hjulet_chat) if hjulet_chat else None
+    except Exception as exc:  # the database is away: the page opens all the same, its first message
+        if not unavailable(exc):  # hears "try again in a moment"
+            raise
+        log.warning("web chat: page opened without the database (%s)", type(exc).__name__)
+        lang = desk.service.known_language(CHANNEL, hjulet_chat) if hjulet_chat else None
     lang = lang or _hint(request) or desk.settings.default_language
     html = desk.templates.get_template("chat.html").render(
         lang=lang, dir="rtl" if is_rtl(lang) else "ltr", labels=_labels(request, lang)
@@ -189,7 +195,14 @@ async def chat_waiting(request: Request, hjulet_chat: Annotated[str | None, Cook
     if not _valid(hjulet_chat):
         return JSONResponse({"replies": []}, headers={"Cache-Control": "no-store"})
     assert hjulet_chat is not None
-    replies = await _desk(request).service.waiting(CHANNEL, hjulet_chat)
+    try:
+        replies = await _desk(request).service.waiting(CHANNEL, hjulet_chat)
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        log.warning("web chat: waiting messages not read (%s)", type(exc).__name__)
+        headers = {"Cache-Control": "no-store", "Retry-After": "5"}
+        return JSONResponse({"replies": [], "retry": True}, status_code=503, headers=headers)
     return JSONResponse({"replies": [_reply(r) for r in replies]}, headers={"Cache-Control": "no-store"})
 
 

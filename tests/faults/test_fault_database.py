@@ -94,6 +94,11 @@ async def test_the_database_away_for_ten_seconds_families_are_told_and_nothing_i
             assert chat.status_code == 503 and chat.headers["content-type"].startswith("application/json")
             assert [r["text"] for r in chat.json()["replies"]] == [try_again]
             assert "Traceback" not in chat.text
+            page = await web.get("/chat")  # the page opens; its first message hears "try again"
+            assert page.status_code == 200 and 'lang="sv"' in page.text
+            waiting = await web.get("/chat/api/waiting")  # the page's poll: asked again later
+            assert waiting.status_code == 503 and waiting.headers["Retry-After"] == "5"
+            assert waiting.json()["replies"] == [] and "Traceback" not in waiting.text
 
             await asyncio.sleep(max(0.0, CUT_SECONDS - (time.monotonic() - (proxy.cut_at or 0))))
             redelivered = sum(1 for d in telegram.deliveries if d.status >= 500 or d.status == 0)
