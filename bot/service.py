@@ -29,7 +29,7 @@ from flows.engine import MORE_CODE, MORE_LANGUAGES, UNIT_PREFIX, Engine, Outcome
 from flows.events import Msg
 from flows.i18n import N_
 from flows.state import State
-from nlu import Lexicon, Parse, Understanding, clean
+from nlu import Lexicon, Parse, Understanding, clean, normalize
 from nlu.age import parse_age
 from nlu.indicators import IndicatorSuggester
 from nlu.matching import Option
@@ -334,6 +334,14 @@ class ConversationService:
         options = [
             Option(code, self._labels(code, expectation.kind, state.lang)) for code in expectation.codes
         ]
+        if expectation.careful:  # only this step's button words, as shown, or a command
+            said = normalize(text)
+            shown = (normalize(self.catalogs.render(label, state.lang)) for label in expectation.labels)
+            chosen = [code for code, words in zip(expectation.codes, shown, strict=True) if words == said]
+            if chosen:
+                return ev.Choice(chosen[0])
+            command = self.lexicon.command(text)
+            return ev.Command(command) if command else ev.NotUnderstood(text)  # type: ignore[arg-type]
         exact = None if text.startswith("/") else self.lexicon.choose(text, options, fuzzy=False)
         if exact is not None:  # the words of a choice on screen win over a command that sounds alike
             return ev.Choice(exact)
@@ -405,6 +413,7 @@ class ConversationService:
         sure = understood.intent_confidence
         if (
             code is not None
+            and not expectation.careful
             and sure >= CHOICE_CONFIDENCE
             and (code in expectation.codes or code == "explain")
         ):

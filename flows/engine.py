@@ -75,6 +75,8 @@ class Expectation:
     kind: str  # choice | scale | text | age | comment | language | none
     step: str | None = None
     codes: tuple[str, ...] = ()
+    careful: bool = False  # only a button's own words answer it (Step.careful)
+    labels: tuple[Msg, ...] = ()  # the buttons' words, one per code
 
 
 @dataclass
@@ -104,7 +106,9 @@ class Engine:
         step = self._step(frame)
         if frame.phase == "comment":
             return Expectation("comment", step.id, ("skip",))
-        return Expectation(step.kind, step.id, tuple(b.code for b in self._buttons(step, state)))
+        buttons = self._buttons(step, state)
+        codes, labels = tuple(b.code for b in buttons), tuple(b.label for b in buttons)
+        return Expectation(step.kind, step.id, codes, careful=step.careful, labels=labels)
 
     def accepts(self, state: State, flow: str, step: str, code: str) -> bool:
         """Whether a press of button `code` on question `flow`.`step` answers the current question

@@ -110,6 +110,9 @@ class Step(_Strict):
     do: list[Action] = Field(default_factory=list)
     call: str | None = None
     terms: list[str] = Field(default_factory=list)  # glossary ids; the loader adds the ones it finds
+    # A choice that cannot be undone (deleting): typed words answer it only when they are a button's
+    # words; no single letters, numbers, typos or guesses from the NLU.
+    careful: bool = False
 
 
 class ConcernRule(_Strict):

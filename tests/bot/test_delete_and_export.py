@@ -117,6 +117,33 @@ async def test_delete_with_nothing_the_law_keeps_says_nothing_about_keeping(serv
         assert await rows(service, f"select count(*) from {table}") == [(0,)], table
 
 
+@pytest.mark.parametrize(
+    "typed", ["y", "j", "1", "yes", "ok", "Yes, delete everythin", "Yes, save my answers"]
+)
+async def test_only_the_button_s_own_words_confirm_deleting(service, typed: str) -> None:
+    """Deleting cannot be undone: a letter, a number, a plain "yes", a typo or another question's
+    button asks again; the button's words, as typed by hand, delete."""
+    await worried_about_sleep(service, "f3", "she is scared at night")
+    await say(service, "f3", command="delete")
+
+    again = await say(service, "f3", text=typed)
+
+    assert not any("deleted" in text for text in again)
+    assert any("Do you want to delete all your answers" in text for text in again), again
+    assert await rows(service, "select count(*) from answers") != [(0,)]
+    told = await say(service, "f3", text="  yes, DELETE everything ")
+    assert told[0] == "We have deleted everything we saved about you."
+    assert await rows(service, "select count(*) from answers") == [(0,)]
+
+
+async def test_other_choices_still_take_a_plain_yes(service) -> None:
+    """Only the careful step is strict: a consent question still takes "y" (nothing is lost by it)."""
+    await say(service, "f4", start=True)
+    await say(service, "f4", choice="en")
+    asked_next = await say(service, "f4", text="y")
+    assert any("share" in text.lower() for text in asked_next), asked_next
+
+
 async def test_export_holds_the_family_s_own_words_and_nothing_of_another_family(service) -> None:
     await worried_about_sleep(service, "f3", "she wakes at three every night")
     await worried_about_sleep(service, "f4", "OTHER FAMILY'S WORDS")
