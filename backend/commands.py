@@ -14,73 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.directory_check import NEEDS_UNIT, STAFF_LANGUAGES, is_email, text_problem
-from backend.directory_file import DirectoryFileError
-from bot.settings import ConfigError, Settings, load_settings
-from storage import StorageError
+from bot.command_line import Factory, friendly
+from bot.command_line import command_settings as _settings
+from bot.command_line import on_database as _run
 from storage.desk import ROLES, Staff
 from storage.directory import Directory
-
-T = TypeVar("T")
-Factory = async_sessionmaker[AsyncSession]
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Like bot.cli.friendly (not imported from there: bot/cli.py imports this module)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            raise click.ClickException(f"configuration: {exc}") from exc
-        except DirectoryFileError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except StorageError as exc:
-            raise click.ClickException(f"database: {exc}") from exc
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
-            raise click.ClickException(f"database: {reason[0]}") from exc
-
-    return wrapper
-
-
-def _settings() -> Settings:
-    from bot.wiring import configure_logging
-
-    settings = load_settings()
-    configure_logging(settings)
-    return settings
-
-
-def _run(settings: Settings, work: Callable[[Factory], Awaitable[T]]) -> T:
-    """Migrate, then run `work` with sessions on an engine made for it and disposed after."""
-    from bot.wiring import load_cipher
-    from storage import make_engine, make_session_factory, upgrade
-
-    cipher = load_cipher(settings)
-    upgrade(settings.db_url, cipher=cipher)
-
-    async def run() -> T:
-        engine = make_engine(settings.db_url, cipher=cipher)
-        try:
-            return await work(make_session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-# ---- hjulet directory ---------------------------------------------------------------------
 
 
 @click.group(help="The desk's directory. Municipalities, units, routing rules and staff.")

@@ -4,43 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import click
 
 from backend.commands import demo, directory, staff
+from bot.command_line import command_settings as _settings
+from bot.command_line import friendly
 from bot.keys_cli import keys
 from bot.nlu_commands import nlu
 from bot.retention_cli import retention
-from bot.settings import ConfigError, Settings, load_settings
-from flows.loader import FlowError
-from storage import StorageError
+from bot.settings import Settings
 from storage.crypto import Cipher
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            raise click.ClickException(f"configuration: {exc}") from exc
-        except FlowError as exc:
-            raise click.ClickException(f"flow file: {exc}") from exc
-        except StorageError as exc:
-            raise click.ClickException(f"database: {exc}") from exc
-
-    return wrapper
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    from bot.wiring import configure_logging
-
-    configure_logging(settings)
-    return settings
 
 
 def _cipher(settings: Settings) -> Cipher:

@@ -10,67 +10,28 @@ The work is in ``storage.keys``; see there how a rotation runs while the service
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.settings import ConfigError, Settings, load_settings
-from storage import StorageError
+from bot.command_line import Factory, failing_clearly, on_database
+from bot.command_line import command_settings as _settings
+from bot.settings import Settings
 from storage.crypto import Cipher
 from storage.keys import BATCH, OTHER, KeyCounts, Progress
 
 T = TypeVar("T")
-Factory = async_sessionmaker[AsyncSession]
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Like bot.cli.friendly (not imported from there: bot/cli.py imports this module)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            raise click.ClickException(f"configuration: {exc}") from exc
-        except StorageError as exc:
-            raise click.ClickException(f"keys: {exc}") from exc
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
-            raise click.ClickException(f"database: {reason[0]}") from exc
-
-    return wrapper
-
-
-def _settings() -> Settings:
-    from bot.wiring import configure_logging
-
-    settings = load_settings()
-    configure_logging(settings)
-    return settings
+friendly = failing_clearly("keys")  # "keys: there is no key ..."
 
 
 def _run(settings: Settings, work: Callable[[Factory, Cipher], Awaitable[T]]) -> T:
-    """Migrate (with the keyring), then run `work` on an engine made for it and disposed after."""
+    """`work` on a migrated database, with the keyring it was opened with."""
     from bot.wiring import load_cipher
-    from storage import make_engine, make_session_factory, upgrade
 
     cipher = load_cipher(settings)
-    upgrade(settings.db_url, cipher=cipher)
-
-    async def run() -> T:
-        engine = make_engine(settings.db_url, cipher=cipher)
-        try:
-            return await work(make_session_factory(engine), cipher)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return on_database(settings, lambda factory: work(factory, cipher), cipher=cipher)
 
 
 def _source(cipher: Cipher) -> str:

@@ -68,12 +68,15 @@ def retention() -> None:
 @retention.command("run", help="Delete everything past retention now and print how much of each kind.")
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
 def run(dry_run: bool) -> None:
-    from bot.cli import _settings, friendly
+    from bot.command_line import command_settings as _settings
+    from bot.command_line import friendly, on_database
 
     @friendly
     def go() -> None:
         settings = _settings()
-        counts = asyncio.run(_run(settings, dry_run))
+        counts = on_database(
+            settings, lambda factory: apply_retention(factory, periods(settings), dry_run=dry_run)
+        )
         width = max(map(len, counts))
         for kind, number in counts.items():
             click.echo(f"{kind.ljust(width)}  {number}")
@@ -83,22 +86,10 @@ def run(dry_run: bool) -> None:
     go()
 
 
-async def _run(settings: Settings, dry_run: bool) -> Counts:
-    from bot.wiring import load_cipher
-    from storage import make_engine, make_session_factory, upgrade
-
-    cipher = load_cipher(settings)
-    await asyncio.to_thread(upgrade, settings.db_url, cipher=cipher)
-    engine = make_engine(settings.db_url, cipher=cipher)
-    try:
-        return await apply_retention(make_session_factory(engine), periods(settings), dry_run=dry_run)
-    finally:
-        await engine.dispose()
-
-
 @retention.command("rules", help="Print what is kept, how long and why, with the periods in force.")
 def rules() -> None:
-    from bot.cli import _settings, friendly
+    from bot.command_line import command_settings as _settings
+    from bot.command_line import friendly
 
     @friendly
     def go() -> None:
