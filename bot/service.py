@@ -331,9 +331,6 @@ class ConversationService:
         if not text:
             return ev.NotUnderstood("")
         expectation = self.engine.expecting(state)
-        options = [
-            Option(code, self._labels(code, expectation.kind, state.lang)) for code in expectation.codes
-        ]
         if expectation.careful:  # only this step's button words, as shown, or a command
             said = normalize(text)
             shown = (normalize(self.catalogs.render(label, state.lang)) for label in expectation.labels)
@@ -342,6 +339,9 @@ class ConversationService:
                 return ev.Choice(chosen[0])
             command = self.lexicon.command(text)
             return ev.Command(command) if command else ev.NotUnderstood(text)  # type: ignore[arg-type]
+        options = [
+            Option(code, self._labels(code, expectation.kind, state.lang)) for code in expectation.codes
+        ]
         exact = None if text.startswith("/") else self.lexicon.choose(text, options, fuzzy=False)
         if exact is not None:  # the words of a choice on screen win over a command that sounds alike
             return ev.Choice(exact)

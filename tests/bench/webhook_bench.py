@@ -313,6 +313,19 @@ async def fresh_postgres(url: str) -> tuple[str, Callable[[], Awaitable[None]]]:
     return parsed.set(database=name).render_as_string(hide_password=False), drop
 
 
+async def run_on(
+    postgres_url: str | None, kind: str, families: int, think: float, ramp: float
+) -> dict[str, Any]:
+    """`run` on SQLite (no URL) or on a PostgreSQL database of its own, dropped after."""
+    if postgres_url is None:
+        return await run(kind, families, None, think, ramp)
+    url, drop = await fresh_postgres(postgres_url)
+    try:
+        return await run(kind, families, url, think, ramp)
+    finally:
+        await drop()
+
+
 COLUMNS = (
     ("database", "{:<10}"),
     ("bot", "{:<7}"),
@@ -348,33 +361,13 @@ async def main_async(args: argparse.Namespace) -> int:
     print(HEADINGS, flush=True)
     for database, url in databases:
         for kind in args.bots.split(","):
-            drop = None
-            if url is not None:
-                url_for_run, drop = await fresh_postgres(url)
-            else:
-                url_for_run = None
-            try:
-                row = {
-                    "database": database,
-                    **await run(kind, args.families, url_for_run, args.think, args.ramp),
-                }
-            finally:
-                if drop is not None:
-                    await drop()
+            row = {"database": database, **await run_on(url, kind, args.families, args.think, args.ramp)}
             rows.append(row)
             print(line(row), flush=True)
             for error in row["errors"]:
                 print(f"  {kind} error: {error.strip()}", flush=True)
         if args.stress and "hjulet" in args.bots:
-            drop = None
-            url_for_run = None
-            if url is not None:
-                url_for_run, drop = await fresh_postgres(url)
-            try:
-                stress = await run("hjulet", args.families, url_for_run, args.stress, args.ramp)
-            finally:
-                if drop is not None:
-                    await drop()
+            stress = await run_on(url, "hjulet", args.families, args.stress, args.ramp)
             stress["database"], stress["bot"] = database, "stress"
             print(line(stress), f"  (pause {args.stress:g} s; no floors)", flush=True)
     failures = []

@@ -111,19 +111,11 @@ class Telegram(FakeBotAPI):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), min(remaining, 0.5))
 
-    async def start(self) -> str:
+    def _routes(self, app: web.Application) -> None:
         """As the fake's, plus `/<worker>/bot<token>/<method>`: each worker can have its own API address
         (HJULET_TELEGRAM_API_BASE=<base>/<worker>), and the messages show which one sent them."""
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._endpoint)
+        super()._routes(app)
         app.router.add_post("/{worker}/bot{token}/{method}", self._endpoint)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base = f"http://127.0.0.1:{port}"
-        return self.base
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         _CALLER.set(request.match_info.get("worker", ""))

@@ -86,7 +86,7 @@ class FakeBotAPI:
 
     async def start(self) -> str:
         app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._endpoint)
+        self._routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -94,6 +94,9 @@ class FakeBotAPI:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base = f"http://127.0.0.1:{port}"
         return self.base
+
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_post("/bot{token}/{method}", self._endpoint)
 
     async def stop(self) -> None:
         self._closing = True
